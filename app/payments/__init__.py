@@ -1,0 +1,1 @@
+"""Payment creation, validation and currency rules."""

@@ -1,0 +1,354 @@
+"""Validation of the JSON bodies and query parameters of the merchant API.
+
+Each ``parse_*`` function takes the decoded request body, returns a validated pydantic model
+and raises ``InvalidRequest(message, param=...)`` for the first problem found. ``param`` is the
+path of the offending field: ``order_id``, ``line_items[0].unit_amount``, ``metadata.cart``.
+Amounts are integers in the currency's minor unit (see ``app.payments.currencies``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection
+from typing import Annotated, Any, Literal, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from app.errors import InvalidRequest
+from app.payments.currencies import (
+    MAXIMUM_CHARGE,
+    SUPPORTED,
+    amount_step,
+    format_amount,
+    minimum_charge,
+)
+
+EVENT_TYPES = (
+    "payment.succeeded",
+    "payment.processing",
+    "payment.failed",
+    "payment.expired",
+    "refund.succeeded",
+    "refund.failed",
+)
+"""Event types a webhook endpoint can subscribe to (``"*"`` subscribes to all)."""
+
+MAX_URL_LENGTH = 2048
+LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+"""Hosts for which a plain ``http`` redirect URL is accepted (local development)."""
+
+# Deliberately simple: one "@", no whitespace, a dot in the domain. Full RFC 5322 parsing is
+# not worth a dependency; Stripe validates the address again.
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_UNSAFE_URL_CHARS = re.compile(r"[\s\\\x00-\x1f\x7f]")
+
+# Stripe's metadata limits (https://docs.stripe.com/metadata): 50 keys, keys up to 40
+# characters without square brackets, values up to 500 characters.
+_METADATA_MAX_KEYS = 50
+_METADATA_MAX_KEY_LENGTH = 40
+_METADATA_MAX_VALUE_LENGTH = 500
+
+
+class _Strict(BaseModel):
+    """Base: no type coercion (``"15"``, ``15.0`` and ``true`` are not integers) and unknown
+    fields rejected, so a client cannot smuggle in ``status`` or ``amount_total``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+def _check_metadata(value: dict[str, str]) -> dict[str, str]:
+    """Enforce Stripe's metadata limits on key count and key names (values are typed)."""
+    if len(value) > _METADATA_MAX_KEYS:
+        raise PydanticCustomError(
+            "metadata_too_many_keys",
+            "At most {limit} keys are allowed (got {count}).",
+            {"limit": _METADATA_MAX_KEYS, "count": len(value)},
+        )
+    for key in value:
+        if not 1 <= len(key) <= _METADATA_MAX_KEY_LENGTH or "[" in key or "]" in key:
+            raise PydanticCustomError(
+                "metadata_key_invalid",
+                "Keys must be 1 to {limit} characters long without '[' or ']' (got '{key}').",
+                {"limit": _METADATA_MAX_KEY_LENGTH, "key": key[:60]},
+            )
+    return value
+
+
+Metadata = Annotated[
+    dict[StrictStr, Annotated[StrictStr, Field(max_length=_METADATA_MAX_VALUE_LENGTH)]],
+    AfterValidator(_check_metadata),
+]
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+class LineItem(_Strict):
+    """One line of the order: ``unit_amount`` (minor units) times ``quantity``."""
+
+    name: StrictStr = Field(min_length=1, max_length=250)
+    unit_amount: StrictInt = Field(ge=0)
+    quantity: StrictInt = Field(ge=1, le=10_000)
+
+
+class PaymentCreate(_Strict):
+    """A validated ``POST /api/v1/payments`` body (see ``parse_payment_create``)."""
+
+    order_id: StrictStr = Field(min_length=1, max_length=64)
+    currency: StrictStr
+    line_items: list[LineItem] = Field(min_length=1, max_length=100)
+    success_url: StrictStr
+    cancel_url: StrictStr
+    customer_email: StrictStr | None = None
+    metadata: Metadata = Field(default_factory=dict)
+    expires_in: StrictInt = Field(default=86_400, ge=1_800, le=86_400)
+    """Seconds until the Checkout Session expires (Stripe allows 30 minutes to 24 hours)."""
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _currency(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value  # the strict str type reports it
+        code = value.lower()
+        if code not in SUPPORTED:
+            raise PydanticCustomError(
+                "currency_unsupported",
+                "'{currency}' is not a currency supported for card payments; use an ISO 4217 "
+                "code such as 'usd'.",
+                {"currency": value[:20]},
+            )
+        return code
+
+    @field_validator("line_items")
+    @classmethod
+    def _amounts(cls, items: list[LineItem], info: ValidationInfo) -> list[LineItem]:
+        currency = info.data.get("currency")
+        if currency is None:  # already reported as a currency error
+            return items
+        step = amount_step(currency)
+        for index, item in enumerate(items):
+            if item.unit_amount % step:
+                raise PydanticCustomError(
+                    "amount_step",
+                    "Amounts in {currency} must be multiples of {step} (Stripe requires the "
+                    "last digit of three-decimal amounts to be 0).",
+                    {
+                        "param": f"line_items[{index}].unit_amount",
+                        "currency": currency.upper(),
+                        "step": step,
+                    },
+                )
+        total = sum(item.unit_amount * item.quantity for item in items)
+        minimum = minimum_charge(currency)
+        if total < minimum:
+            raise PydanticCustomError(
+                "amount_too_small",
+                "The total must be at least {minimum} for {currency} (got {total}).",
+                {
+                    "currency": currency.upper(),
+                    "minimum": format_amount(minimum, currency),
+                    "total": format_amount(total, currency),
+                },
+            )
+        if total > MAXIMUM_CHARGE:
+            raise PydanticCustomError(
+                "amount_too_large",
+                "The total must be at most {maximum} (got {total}).",
+                {
+                    "maximum": format_amount(MAXIMUM_CHARGE, currency),
+                    "total": format_amount(total, currency),
+                },
+            )
+        return items
+
+    @field_validator("success_url", "cancel_url")
+    @classmethod
+    def _redirect_url(cls, url: str, info: ValidationInfo) -> str:
+        allowed = {
+            domain.lower().strip("[]") for domain in info.context["allowed_domains"]
+        }
+        _check_redirect_url(url, allowed)
+        return url
+
+    @field_validator("customer_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and (len(value) > 254 or not _EMAIL.fullmatch(value)):
+            raise PydanticCustomError("email_invalid", "Not a valid email address.")
+        return value
+
+    @property
+    def amount_total(self) -> int:
+        """Sum of ``unit_amount * quantity`` over the line items, in minor units."""
+        return sum(item.unit_amount * item.quantity for item in self.line_items)
+
+    def fingerprint(self) -> str:
+        """SHA-256 hex digest of the canonical JSON of this request (sorted keys, defaults
+        filled in), to tell an idempotent retry from a different request with the same key."""
+        canonical = json.dumps(
+            self.model_dump(mode="json"),
+            sort_keys=True,
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _check_redirect_url(url: str, allowed_hosts: set[str]) -> None:
+    """Raise PydanticCustomError unless ``url`` is an absolute https URL (http for local
+    hosts) without credentials whose host is exactly one of ``allowed_hosts`` (lowercase)."""
+    if len(url) > MAX_URL_LENGTH:
+        raise PydanticCustomError(
+            "url_too_long",
+            "URLs can be at most {limit} characters long.",
+            {"limit": MAX_URL_LENGTH},
+        )
+    if _UNSAFE_URL_CHARS.search(url):
+        raise PydanticCustomError(
+            "url_invalid",
+            "URLs cannot contain whitespace, control characters or backslashes.",
+        )
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError:
+        raise PydanticCustomError("url_invalid", "Not a valid absolute URL.") from None
+    if not host or parts.scheme not in ("http", "https"):
+        raise PydanticCustomError(
+            "url_invalid",
+            "Must be an absolute URL such as 'https://shop.example/thanks'.",
+        )
+    if parts.username is not None or parts.password is not None:
+        raise PydanticCustomError(
+            "url_invalid", "URLs cannot contain a user name or password."
+        )
+    if parts.scheme == "http" and host not in LOCAL_HOSTS:
+        raise PydanticCustomError(
+            "url_invalid", "Must use https (http is only accepted for localhost)."
+        )
+    if host not in allowed_hosts:
+        raise PydanticCustomError(
+            "url_host_not_allowed",
+            "The host '{host}' is not one of your allowed domains.",
+            {"host": host},
+        )
+
+
+class RefundCreate(_Strict):
+    """A validated ``POST /api/v1/payments/<id>/refunds`` body (see ``parse_refund_create``).
+
+    ``amount`` is ``None`` for "refund everything that is left".
+    """
+
+    amount: StrictInt | None = Field(default=None, ge=1, le=MAXIMUM_CHARGE)
+    reason: Literal["duplicate", "fraudulent", "requested_by_customer"] | None = None
+    metadata: Metadata = Field(default_factory=dict)
+
+
+class WebhookEndpointCreate(_Strict):
+    """A validated ``POST /api/v1/webhook_endpoints`` body (see
+    ``parse_webhook_endpoint_create``)."""
+
+    url: StrictStr = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    enabled_events: list[Literal["*", *EVENT_TYPES]] = Field(min_length=1)  # type: ignore[valid-type]
+    description: StrictStr | None = Field(default=None, max_length=500)
+
+
+def parse_payment_create(
+    body: object, allowed_domains: Collection[str]
+) -> PaymentCreate:
+    """Validate a ``POST /api/v1/payments`` body.
+
+    ``body``: the decoded JSON, expected to be an object with ``order_id`` (1-64 chars),
+    ``currency`` (Stripe-supported, any case, stored lowercase), ``line_items`` (1-100 of
+    ``{name: 1-250 chars, unit_amount: int >= 0, quantity: 1-10000}``), ``success_url`` and
+    ``cancel_url`` (https, host exactly one of ``allowed_domains``; http only for localhost,
+    127.0.0.1 and [::1]; no credentials; at most 2048 chars), and optionally
+    ``customer_email``, ``metadata`` (Stripe's limits) and ``expires_in`` (1800-86400 s,
+    default 86400). The total must lie between ``minimum_charge(currency)`` and 99,999,999
+    minor units; three-decimal amounts must end in 0.
+
+    Raises ``InvalidRequest`` (param = path of the first invalid field, ``None`` when the body
+    is not an object).
+    """
+    return _parse(PaymentCreate, body, {"allowed_domains": allowed_domains})
+
+
+def parse_refund_create(body: object) -> RefundCreate:
+    """Validate a refund body: ``{}`` or any of ``amount`` (int >= 1, minor units of the
+    payment's currency), ``reason`` (``duplicate``, ``fraudulent`` or
+    ``requested_by_customer``) and ``metadata``. The caller still checks the amount against
+    the refundable balance and ``amount_step`` of the payment's currency.
+
+    Raises ``InvalidRequest`` as ``parse_payment_create`` does.
+    """
+    return _parse(RefundCreate, body)
+
+
+def parse_webhook_endpoint_create(body: object) -> WebhookEndpointCreate:
+    """Validate a webhook endpoint body: ``url`` (string, at most 2048 chars; reachability is
+    checked by ``app.url_guard``), ``enabled_events`` (non-empty list of ``"*"`` or members of
+    ``EVENT_TYPES``) and optional ``description`` (at most 500 chars).
+
+    Raises ``InvalidRequest`` as ``parse_payment_create`` does.
+    """
+    return _parse(WebhookEndpointCreate, body)
+
+
+def parse_limit(value: str | None) -> int:
+    """The ``limit`` query parameter of list endpoints: 1-100, 20 when absent.
+
+    Raises ``InvalidRequest(param="limit")`` for anything but a decimal integer in range.
+    """
+    if value is None:
+        return 20
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 100):
+        raise InvalidRequest(
+            f"Invalid limit: Must be an integer between 1 and 100 (got {value!r}).",
+            param="limit",
+        )
+    return int(value)
+
+
+def _parse(
+    model: type[_Model], body: object, context: dict[str, Any] | None = None
+) -> _Model:
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", param=None)
+    try:
+        return model.model_validate(body, context=context)
+    except ValidationError as exc:
+        raise _to_invalid_request(exc.errors(include_url=False)[0]) from None
+
+
+def _to_invalid_request(error: Any) -> InvalidRequest:
+    """Turn one pydantic error into an ``InvalidRequest`` naming the parameter."""
+    ctx = error.get("ctx") or {}
+    param = ctx.get("param") or _param_path(error["loc"])
+    if error["type"] == "missing":
+        return InvalidRequest(f"Missing required parameter: {param}.", param=param)
+    if error["type"] == "extra_forbidden":
+        return InvalidRequest(f"Unknown parameter: {param}.", param=param)
+    return InvalidRequest(f"Invalid {param}: {error['msg'].rstrip('.')}.", param=param)
+
+
+def _param_path(loc: tuple[str | int, ...]) -> str:
+    """``("line_items", 0, "name")`` -> ``"line_items[0].name"``."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else part
+    return path
