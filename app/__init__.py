@@ -1,0 +1,69 @@
+"""The hosted checkout service: ``create_app`` builds the Flask application."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+from flask import Flask
+
+from .config import load_config
+from .extensions import db, migrate
+from .stripe_gateway import StripeGateway
+
+
+def create_app(config: dict[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    Settings come from the environment (see :mod:`app.config`), then from ``config`` (tests pass
+    overrides here). Raises :class:`app.config.ConfigError` when a production secret is missing.
+    """
+    app = Flask(__name__, instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    load_dotenv(Path.cwd() / ".env", override=False)  # a development convenience; real env wins
+    environ = dict(os.environ)
+    if config and "APP_ENV" in config:
+        environ["APP_ENV"] = config["APP_ENV"]
+    app.config.from_mapping(load_config(app.instance_path, environ))
+    if config:
+        app.config.from_mapping(config)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    """Database, migrations, and the Stripe gateway (one client reused across requests)."""
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    app.extensions["stripe_gateway"] = StripeGateway(
+        app.config["STRIPE_SECRET_KEY"],
+        api_base=app.config["STRIPE_API_BASE"],
+        webhook_secrets=app.config["STRIPE_WEBHOOK_SECRETS"],
+        timeout=app.config["STRIPE_TIMEOUT"],
+    )
+
+
+def register_blueprints(app: Flask) -> None:
+    """The merchant API, the shopper pages, Stripe's webhook, and (development) the demo shop."""
+    from . import api, checkout, webhooks
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(checkout.bp)
+    app.register_blueprint(webhooks.bp)
+    if app.config["DEMO_STOREFRONT"]:
+        from . import demo
+
+        app.register_blueprint(demo.bp)
+
+
+def register_commands(app: Flask) -> None:
+    """``flask merchants …``, ``flask payments …`` and friends."""
+    from .cli import register
+
+    register(app)

@@ -1,0 +1,151 @@
+"""Merchant-facing ``Idempotency-Key`` handling for the API's POST endpoints.
+
+Semantics follow Stripe's: the same key with the same request within 24 hours replays the first
+response exactly (status and body) without doing the work again; the same key with a different
+request is a 422 ``idempotency_key_mismatch``; while the first request is still executing, a
+second one gets 409 ``idempotency_key_in_use``. Results that a retry should redo (400 validation
+errors, 502 ``gateway_unavailable``) are not stored: the key is released instead.
+
+The key row is claimed and released in short transactions of its own, never held across the
+work (which calls Stripe).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response
+from sqlalchemy.exc import IntegrityError
+
+from ..errors import Conflict, InvalidRequest, ServiceError, Unprocessable
+from ..extensions import db
+from ..models import IdempotencyKey, Merchant, utcnow
+
+KEY_MAX_LENGTH = 255
+RETENTION = timedelta(hours=24)
+#: How long a claim lasts; a request that crashed mid-way frees its key after this.
+LEASE = timedelta(seconds=60)
+#: Error statuses whose outcome is not stored, so that the same request can be retried.
+RETRYABLE_STATUSES = frozenset({400, 401, 404, 500, 502, 503})
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """SHA-256 hex of the request's method, path and body (JSON canonicalised when it parses)."""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canonical = body
+    return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
+
+
+def json_response(status: int, body: dict[str, Any]) -> Response:
+    """A JSON response whose bytes are exactly what would be stored for replay."""
+    return Response(json.dumps(body), status=status, mimetype="application/json")
+
+
+def _claim(merchant: Merchant, key: str, request_fingerprint: str) -> IdempotencyKey | Response:
+    now = utcnow()
+    row = IdempotencyKey(
+        merchant_id=merchant.id,
+        key=key,
+        request_fingerprint=request_fingerprint,
+        locked_until=now + LEASE,
+        created_at=now,
+    )
+    db.session.add(row)
+    try:
+        db.session.commit()
+        return row
+    except IntegrityError:
+        db.session.rollback()
+    existing = db.session.scalars(
+        sa.select(IdempotencyKey).where(
+            IdempotencyKey.merchant_id == merchant.id, IdempotencyKey.key == key
+        )
+    ).one()
+    if existing.created_at < now - RETENTION:
+        db.session.delete(existing)
+        db.session.commit()
+        return _claim(merchant, key, request_fingerprint)
+    if existing.request_fingerprint != request_fingerprint:
+        db.session.commit()
+        raise Unprocessable(
+            "This Idempotency-Key was already used with a different request.",
+            code="idempotency_key_mismatch",
+            param="Idempotency-Key",
+        )
+    if existing.response_status is not None:
+        db.session.commit()
+        return Response(existing.response_body, status=existing.response_status, mimetype="application/json")
+    taken = db.session.execute(
+        sa.update(IdempotencyKey)
+        .where(
+            IdempotencyKey.id == existing.id,
+            IdempotencyKey.response_status.is_(None),
+            sa.or_(IdempotencyKey.locked_until.is_(None), IdempotencyKey.locked_until < now),
+        )
+        .values(locked_until=now + LEASE)
+        .execution_options(synchronize_session=False)
+    ).rowcount  # type: ignore[attr-defined]
+    db.session.commit()
+    if taken != 1:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="idempotency_key_in_use",
+            param="Idempotency-Key",
+        )
+    return existing
+
+
+def _finish(row_id: int, status: int | None, body: str | None) -> None:
+    db.session.rollback()
+    db.session.execute(
+        sa.update(IdempotencyKey)
+        .where(IdempotencyKey.id == row_id)
+        .values(locked_until=None, response_status=status, response_body=body)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def run_idempotent(
+    merchant: Merchant,
+    key: str | None,
+    request_fingerprint: str,
+    work: Callable[[], tuple[int, dict[str, Any]]],
+) -> Response:
+    """Run ``work`` (returning ``(status, body)``) at most once per ``key``; see module doc.
+
+    With no key, ``work`` simply runs. Raises :class:`InvalidRequest` for an over-long key,
+    :class:`Unprocessable` / :class:`Conflict` as described above, and re-raises the
+    :class:`ServiceError` of ``work`` after storing it when it is final.
+    """
+    if key is None:
+        return json_response(*work())
+    if not key or len(key) > KEY_MAX_LENGTH:
+        raise InvalidRequest(
+            f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} characters.", param="Idempotency-Key"
+        )
+    claimed = _claim(merchant, key, request_fingerprint)
+    if isinstance(claimed, Response):
+        return claimed
+    row_id = claimed.id
+    try:
+        status, body = work()
+    except ServiceError as exc:
+        if exc.status in RETRYABLE_STATUSES:
+            _finish(row_id, None, None)
+        else:
+            _finish(row_id, exc.status, json.dumps(exc.to_dict()))
+        raise
+    except BaseException:
+        _finish(row_id, None, None)
+        raise
+    response = json_response(status, body)
+    _finish(row_id, status, response.get_data(as_text=True))
+    return response

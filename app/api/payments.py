@@ -1,0 +1,95 @@
+"""``/api/v1/payments``: create, retrieve, list and expire payments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, g, request
+
+from ..errors import InvalidRequest, NotFound
+from ..extensions import db
+from ..models import Payment
+from ..payments.creation import create_payment
+from ..payments.expiry import expire_payment
+from ..payments.schemas import parse_payment_create
+from ..payments.serializers import payment_to_dict
+from ..payments.states import PaymentStatus
+from . import bp
+from .idempotency import fingerprint, json_response, run_idempotent
+from .pagination import paginate
+
+
+def public_base_url() -> str:
+    """Our external address: ``PUBLIC_BASE_URL``, else the address this request came to."""
+    return current_app.config["PUBLIC_BASE_URL"] or request.host_url.rstrip("/")
+
+
+def get_payment_or_404(payment_id: str) -> Payment:
+    """The current merchant's payment ``payment_id``; another merchant's is a 404 like an unknown one."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None or payment.merchant_id != g.merchant.id:
+        raise NotFound(f"No such payment: {payment_id!r}.", param="id")
+    return payment
+
+
+def json_body() -> Any:
+    """The request body parsed as JSON; :class:`InvalidRequest` if it is not JSON."""
+    body = request.get_json(silent=True)
+    if body is None:
+        raise InvalidRequest("The request body must be a JSON object (Content-Type: application/json).")
+    return body
+
+
+def idempotent(work: Any) -> Response:
+    """Run ``work`` under the request's ``Idempotency-Key`` header, if any."""
+    return run_idempotent(
+        g.merchant,
+        request.headers.get("Idempotency-Key"),
+        fingerprint(request.method, request.path, request.get_data()),
+        work,
+    )
+
+
+@bp.post("/payments")
+def create() -> Response:
+    """Create a payment and its Checkout Session; 201 with the payment object."""
+    merchant = g.merchant
+    parsed = parse_payment_create(json_body(), merchant.allowed_domains)
+    base = public_base_url()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 201, payment_to_dict(create_payment(merchant, parsed, public_base_url=base))
+
+    return idempotent(work)
+
+
+@bp.get("/payments/<payment_id>")
+def retrieve(payment_id: str) -> Response:
+    """One payment of the current merchant."""
+    return json_response(200, payment_to_dict(get_payment_or_404(payment_id)))
+
+
+@bp.get("/payments")
+def list_payments() -> Response:
+    """The merchant's payments, newest first: ``order_id``, ``status``, ``limit``, ``starting_after``."""
+    query = sa.select(Payment).where(Payment.merchant_id == g.merchant.id)
+    if (order_id := request.args.get("order_id")) is not None:
+        query = query.where(Payment.order_id == order_id)
+    if (status := request.args.get("status")) is not None:
+        if status not in set(PaymentStatus):
+            raise InvalidRequest(f"Unknown status {status!r}.", param="status")
+        query = query.where(Payment.status == status)
+    body = paginate(query, Payment, payment_to_dict)
+    return json_response(200, body)
+
+
+@bp.post("/payments/<payment_id>/expire")
+def expire(payment_id: str) -> Response:
+    """Expire an open payment's Checkout Session; 409 ``payment_not_expirable`` otherwise."""
+    payment = get_payment_or_404(payment_id)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 200, payment_to_dict(expire_payment(payment, source="api"))
+
+    return idempotent(work)

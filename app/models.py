@@ -1,0 +1,201 @@
+"""Database models (SQLAlchemy 2 typed declarative).
+
+Amounts are integers in the currency's minor unit. Times are stored as naive UTC and come back
+timezone-aware (UTC) through :class:`UTCDateTime`. Ids are prefixed random strings
+(``mer_``, ``pay_``, ``rf_``) as Stripe's are.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+
+def new_id(prefix: str) -> str:
+    """A fresh object id: ``prefix`` + ``_`` + 24 random hex characters."""
+    return f"{prefix}_{secrets.token_hex(12)}"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """A DATETIME holding UTC: aware datetimes in, aware (UTC) datetimes out.
+
+    Microsecond precision on MySQL/MariaDB (``DATETIME(6)``) so that ordering by time is stable.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "mysql":
+            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+class Merchant(db.Model):  # type: ignore[name-defined]
+    """A merchant: who creates payments, and the hosts its shoppers may be sent back to."""
+
+    __tablename__ = "merchants"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("mer"))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    allowed_domains: Mapped[list[str]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
+
+
+class ApiKey(db.Model):  # type: ignore[name-defined]
+    """An API key. Only its SHA-256 hash is stored; the key itself is shown once at creation."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(12))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    merchant: Mapped[Merchant] = relationship(back_populates="api_keys")
+
+
+class Payment(db.Model):  # type: ignore[name-defined]
+    """The processing record of one order's payment attempt through a Checkout Session.
+
+    ``live_order_id`` equals ``order_id`` while the payment can still succeed and is NULL once
+    it ended ``failed`` or ``expired``: a unique constraint on (merchant, live_order_id) lets the
+    database refuse a second live payment for the same order.
+    """
+
+    __tablename__ = "payments"
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "live_order_id", name="uq_payments_live_order"),
+        sa.Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
+        sa.Index("ix_payments_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("pay"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    order_id: Mapped[str] = mapped_column(sa.String(64), index=True)
+    live_order_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(24))
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    amount_total: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_refunded: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    line_items: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON)
+    customer_email: Mapped[str | None] = mapped_column(sa.String(254), nullable=True)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", sa.JSON)
+    success_url: Mapped[str] = mapped_column(sa.String(2048))
+    cancel_url: Mapped[str] = mapped_column(sa.String(2048))
+    checkout_url: Mapped[str] = mapped_column(sa.String(2048))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    stripe_idempotency_key: Mapped[str] = mapped_column(sa.String(64))
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(
+        sa.String(255), unique=True, nullable=True
+    )
+    stripe_checkout_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(
+        sa.String(255), index=True, nullable=True
+    )
+    paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    failure_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    failure_decline_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    failure_message: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    merchant: Mapped[Merchant] = relationship()
+
+
+class Refund(db.Model):  # type: ignore[name-defined]
+    """A refund of (part of) a succeeded payment, mirrored from Stripe's Refund object."""
+
+    __tablename__ = "refunds"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("rf"))
+    payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    amount: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    reason: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    metadata_: Mapped[dict[str, str]] = mapped_column("metadata", sa.JSON)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    failure_reason: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    payment: Mapped[Payment] = relationship()
+
+
+class PaymentEvent(db.Model):  # type: ignore[name-defined]
+    """One entry of a payment's timeline: what happened, when, from which source, caused by what.
+
+    ``source`` is one of api, redirect, webhook, reconcile, worker.
+    """
+
+    __tablename__ = "payment_events"
+
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
+    refund_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    type: Mapped[str] = mapped_column(sa.String(40))
+    source: Mapped[str] = mapped_column(sa.String(16))
+    stripe_event_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    stripe_object_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class StripeEvent(db.Model):  # type: ignore[name-defined]
+    """A Stripe event id already processed: the unique primary key makes redelivery a no-op."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(100))
+    source: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IdempotencyKey(db.Model):  # type: ignore[name-defined]
+    """A merchant's ``Idempotency-Key`` and the response it produced (kept 24 hours).
+
+    ``locked_until`` is set while a request holding the key is executing; ``response_status``
+    and ``response_body`` are set once its outcome is final.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (sa.UniqueConstraint("merchant_id", "key", name="uq_idempotency_merchant_key"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    key: Mapped[str] = mapped_column(sa.String(255))
+    request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    response_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,0 +1,46 @@
+"""The API's JSON representation of payments (and, later, refunds and events)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import Payment
+
+
+def rfc3339(moment: datetime | None) -> str | None:
+    """``2026-11-21T10:00:00Z`` (UTC, whole seconds), or None."""
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def payment_to_dict(payment: Payment) -> dict[str, Any]:
+    """The payment object as the API returns it (amounts in minor units, times RFC 3339 UTC)."""
+    failure = None
+    if payment.failure_code or payment.failure_message:
+        failure = {
+            "code": payment.failure_code,
+            "decline_code": payment.failure_decline_code,
+            "message": payment.failure_message,
+        }
+    return {
+        "id": payment.id,
+        "object": "payment",
+        "order_id": payment.order_id,
+        "status": payment.status,
+        "currency": payment.currency,
+        "amount_total": payment.amount_total,
+        "amount_refunded": payment.amount_refunded,
+        "line_items": payment.line_items,
+        "customer_email": payment.customer_email,
+        "metadata": payment.metadata_,
+        "checkout_url": payment.checkout_url,
+        "stripe_checkout_session_id": payment.stripe_checkout_session_id,
+        "expires_at": rfc3339(payment.expires_at),
+        "created_at": rfc3339(payment.created_at),
+        "updated_at": rfc3339(payment.updated_at),
+        "paid_at": rfc3339(payment.paid_at),
+        "fulfilled_at": rfc3339(payment.fulfilled_at),
+        "failure": failure,
+    }

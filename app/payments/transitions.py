@@ -1,0 +1,84 @@
+"""Moving a payment between statuses, with its timeline entry, settled in the database.
+
+Every move is a compare-and-set ``UPDATE … WHERE id = ? AND status IN (allowed sources)``, so of
+two concurrent callers (success page and webhook, two webhook deliveries, a worker) exactly one
+wins and the other is a no-op. Nothing here commits: the caller's unit of work does, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from ..extensions import db
+from ..models import Payment, PaymentEvent, Refund, utcnow
+from .states import ALLOWED_FROM, PaymentStatus
+
+#: Where a change came from (the ``source`` of a timeline entry).
+SOURCES = ("api", "redirect", "webhook", "reconcile", "worker")
+
+
+def record(
+    payment: Payment,
+    event_type: str,
+    *,
+    source: str,
+    stripe_event_id: str | None = None,
+    stripe_object_id: str | None = None,
+    refund: Refund | None = None,
+    data: dict[str, Any] | None = None,
+) -> PaymentEvent:
+    """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work."""
+    entry = PaymentEvent(
+        payment_id=payment.id,
+        refund_id=refund.id if refund is not None else None,
+        type=event_type,
+        source=source,
+        stripe_event_id=stripe_event_id,
+        stripe_object_id=stripe_object_id,
+        data=data or {},
+        created_at=utcnow(),
+    )
+    db.session.add(entry)
+    return entry
+
+
+def move(
+    payment: Payment,
+    target: PaymentStatus,
+    *,
+    source: str,
+    stripe_event_id: str | None = None,
+    stripe_object_id: str | None = None,
+    values: dict[str, Any] | None = None,
+    data: dict[str, Any] | None = None,
+) -> bool:
+    """Move ``payment`` to ``target`` if the state machine allows it from its *current* row.
+
+    ``values`` are further columns set in the same UPDATE. On success the object is refreshed,
+    a ``payment.<target>`` timeline entry is added, and True is returned; False means another
+    writer got there first or the move would go backwards, and nothing was changed.
+    """
+    changes: dict[str, Any] = {"status": target.value, "updated_at": utcnow(), **(values or {})}
+    if target in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
+        changes["live_order_id"] = None
+    result = db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(ALLOWED_FROM[target]))
+        .values(**changes)
+        .execution_options(synchronize_session=False)
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        db.session.refresh(payment)
+        return False
+    db.session.refresh(payment)
+    record(
+        payment,
+        f"payment.{target.value}",
+        source=source,
+        stripe_event_id=stripe_event_id,
+        stripe_object_id=stripe_object_id,
+        data=data,
+    )
+    return True

@@ -1,0 +1,172 @@
+"""The only module that talks to Stripe: a thin gateway over the official SDK's ``StripeClient``.
+
+Built once in ``create_app`` from config and kept in ``app.extensions["stripe_gateway"]``. One
+``requests.Session`` (a pooled, kept-alive HTTP connection) is reused across requests; every call
+has a short timeout and at most two network retries, which the SDK makes safe with idempotency keys.
+
+Objects come back as plain ``dict``s shaped like Stripe's API objects. Failures are raised as
+:class:`GatewayDown` (could not reach Stripe, or Stripe answered 5xx / 429: retry later) or
+:class:`GatewayRejected` (Stripe refused the request: retrying the same request will not help).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+import stripe
+from requests.adapters import HTTPAdapter
+from stripe import StripeClient
+
+
+class GatewayError(Exception):
+    """Base of gateway failures; ``code`` and ``message`` come from Stripe's error object."""
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class GatewayDown(GatewayError):
+    """Stripe could not be reached, timed out, or answered 5xx/429 after the SDK's retries."""
+
+
+class GatewayRejected(GatewayError):
+    """Stripe refused the request (4xx): invalid parameters, authentication, idempotency error."""
+
+
+class SignatureInvalid(Exception):
+    """A webhook payload's ``Stripe-Signature`` is missing, wrong, or older than the tolerance."""
+
+
+def _plain(obj: Any) -> dict[str, Any]:
+    return obj.to_dict(recursive=True)
+
+
+class StripeGateway:
+    """Stripe operations used by the service, over one reused HTTP connection pool.
+
+    ``api_base`` is Stripe's own address in production and the sandbox's in development and
+    tests; ``timeout`` is in seconds (≤ 10); ``max_network_retries`` is at most 2.
+    """
+
+    #: Stripe's webhook timestamp tolerance in seconds (stripe.Webhook.DEFAULT_TOLERANCE).
+    SIGNATURE_TOLERANCE = 300
+
+    def __init__(
+        self,
+        secret_key: str,
+        *,
+        api_base: str,
+        webhook_secrets: list[str],
+        timeout: float = 10.0,
+        max_network_retries: int = 2,
+        pool_size: int = 32,
+    ) -> None:
+        session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        self._http = stripe.RequestsClient(timeout=min(timeout, 10.0), session=session)
+        self._client = StripeClient(
+            secret_key,
+            base_addresses={"api": api_base},
+            max_network_retries=min(max_network_retries, 2),
+            http_client=self._http,
+        )
+        self._webhook_secrets = list(webhook_secrets)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        try:
+            return _plain(fn(*args, **kwargs))
+        except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+            raise GatewayDown(exc.user_message or str(exc), exc.code) from exc
+        except stripe.StripeError as exc:
+            status = exc.http_status or 500
+            if status >= 500:
+                raise GatewayDown(exc.user_message or str(exc), exc.code) from exc
+            raise GatewayRejected(exc.user_message or str(exc), exc.code) from exc
+
+    def create_checkout_session(
+        self, params: dict[str, Any], *, idempotency_key: str
+    ) -> dict[str, Any]:
+        """Create a Checkout Session (``POST /v1/checkout/sessions``); returns the session."""
+        return self._call(
+            self._client.v1.checkout.sessions.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+
+    def retrieve_checkout_session(self, session_id: str) -> dict[str, Any]:
+        """Retrieve a Checkout Session with its PaymentIntent (and latest charge) expanded."""
+        return self._call(
+            self._client.v1.checkout.sessions.retrieve,
+            session_id,
+            params={"expand": ["payment_intent.latest_charge"]},
+        )
+
+    def expire_checkout_session(self, session_id: str) -> dict[str, Any]:
+        """Expire an ``open`` Checkout Session; Stripe rejects it for any other status."""
+        return self._call(self._client.v1.checkout.sessions.expire, session_id)
+
+    def retrieve_payment_intent(self, payment_intent_id: str) -> dict[str, Any]:
+        """Retrieve a PaymentIntent with ``latest_charge`` expanded."""
+        return self._call(
+            self._client.v1.payment_intents.retrieve,
+            payment_intent_id,
+            params={"expand": ["latest_charge"]},
+        )
+
+    def create_refund(self, params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
+        """Create a Refund (``POST /v1/refunds``); ``amount`` in minor units."""
+        return self._call(
+            self._client.v1.refunds.create,
+            params=params,
+            options={"idempotency_key": idempotency_key},
+        )
+
+    def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
+        """Retrieve a Refund."""
+        return self._call(self._client.v1.refunds.retrieve, refund_id)
+
+    def list_events(self, *, created_gte: int, types: list[str]) -> list[dict[str, Any]]:
+        """All events created at or after ``created_gte`` (unix seconds) of the given types,
+        oldest first, following Stripe's pagination (``starting_after``)."""
+        events: list[dict[str, Any]] = []
+        params: dict[str, Any] = {"created": {"gte": created_gte}, "types": types, "limit": 100}
+        while True:
+            page = self._call(self._client.v1.events.list, params=params)
+            events.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                break
+            params["starting_after"] = page["data"][-1]["id"]
+        return list(reversed(events))
+
+    def construct_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+        """Verify ``Stripe-Signature`` on the raw ``payload`` against each configured webhook
+        secret (several during a rotation) and return the event as a dict.
+
+        Raises :class:`SignatureInvalid` if the header is missing, matches no secret, or its
+        timestamp is older than :attr:`SIGNATURE_TOLERANCE` seconds (Stripe's rule).
+        """
+        if not signature:
+            raise SignatureInvalid("Missing Stripe-Signature header.")
+        for secret in self._webhook_secrets:
+            try:
+                event = stripe.Webhook.construct_event(
+                    payload, signature, secret, tolerance=self.SIGNATURE_TOLERANCE
+                )
+            except stripe.SignatureVerificationError:
+                continue
+            except ValueError as exc:
+                raise SignatureInvalid("Payload is not valid JSON.") from exc
+            return _plain(event)
+        raise SignatureInvalid("No valid signature found for the payload.")
+
+
+def gateway() -> StripeGateway:
+    """The application's gateway (built in ``create_app``)."""
+    from flask import current_app
+
+    return current_app.extensions["stripe_gateway"]  # type: ignore[no-any-return]
