@@ -1,0 +1,46 @@
+"""Application factory wiring the API, hosted page and control endpoints together."""
+
+from flask import Flask, request
+
+from .api import api, unrecognized_url
+from .control import control
+from .hosted import hosted
+from .state import SandboxState
+
+
+def create_app(
+    *,
+    webhook_urls=(),
+    webhook_secret="whsec_test",
+    public_url="http://127.0.0.1:12111",
+    settle_delay=10.0,
+):
+    """Build the sandbox Flask app.
+
+    The state is on ``app.sandbox_state``; its background threads (webhook
+    delivery, sweeper) start on the first request or on ``app.sandbox_state.start()``
+    and stop with ``app.sandbox_state.stop()``.
+    """
+    app = Flask(__name__, static_folder=None)
+    app.sandbox_state = SandboxState(
+        webhook_urls=webhook_urls,
+        webhook_secret=webhook_secret,
+        public_url=public_url,
+        settle_delay=settle_delay,
+    )
+    app.register_blueprint(api)
+    app.register_blueprint(hosted)
+    app.register_blueprint(control)
+
+    @app.before_request
+    def _start_threads():
+        app.sandbox_state.start()
+
+    @app.errorhandler(404)
+    @app.errorhandler(405)
+    def _not_found(error):
+        if request.path.startswith("/v1/") or request.path == "/v1":
+            return unrecognized_url()
+        return error
+
+    return app
