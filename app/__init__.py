@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from .config import load_config
-from .extensions import db, migrate
+from .extensions import configure_sqlite, db, migrate
 from .stripe_gateway import StripeGateway
 
 
@@ -40,6 +40,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Database, migrations, and the Stripe gateway (one client reused across requests)."""
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config["STRIPE_SECRET_KEY"],

@@ -57,8 +57,6 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         "DEMO_STOREFRONT": app_env == "development",
         "WEBHOOK_ALLOW_PRIVATE_URLS": env.get("WEBHOOK_ALLOW_PRIVATE_URLS") == "1",
-        "WEBHOOK_RETRY_SCHEDULE": [
-            int(s) for s in _split(env.get("WEBHOOK_RETRY_SCHEDULE"))
-        ]
+        "WEBHOOK_RETRY_SCHEDULE": [int(s) for s in _split(env.get("WEBHOOK_RETRY_SCHEDULE"))]
         or [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000, 36000],
     }

@@ -1,7 +1,10 @@
 """Flask extensions, created unbound and registered in ``create_app`` with ``init_app``."""
 
+from typing import Any
+
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import Engine, event
 from sqlalchemy.orm import DeclarativeBase
 
 
@@ -11,3 +14,27 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+
+
+def configure_sqlite(engine: Engine) -> None:
+    """Make SQLite (the embedded default) safe for a threaded server.
+
+    pysqlite's deferred transactions can fail at once with "database is locked" when two
+    connections that have read both try to write. Following SQLAlchemy's documented recipe
+    ("Serializable isolation / Savepoints / Transactional DDL" for pysqlite), every transaction
+    starts with ``BEGIN IMMEDIATE``, so writers queue on ``busy_timeout`` instead; WAL lets
+    readers proceed meanwhile.
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -113,13 +113,9 @@ class Payment(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
     stripe_idempotency_key: Mapped[str] = mapped_column(sa.String(64))
-    stripe_checkout_session_id: Mapped[str | None] = mapped_column(
-        sa.String(255), unique=True, nullable=True
-    )
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, nullable=True)
     stripe_checkout_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(
-        sa.String(255), index=True, nullable=True
-    )
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), index=True, nullable=True)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failure_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
@@ -159,7 +155,9 @@ class PaymentEvent(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "payment_events"
 
-    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True)
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
     refund_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
     type: Mapped[str] = mapped_column(sa.String(40))

@@ -88,9 +88,7 @@ class StripeGateway:
                 raise GatewayDown(exc.user_message or str(exc), exc.code) from exc
             raise GatewayRejected(exc.user_message or str(exc), exc.code) from exc
 
-    def create_checkout_session(
-        self, params: dict[str, Any], *, idempotency_key: str
-    ) -> dict[str, Any]:
+    def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         """Create a Checkout Session (``POST /v1/checkout/sessions``); returns the session."""
         return self._call(
             self._client.v1.checkout.sessions.create,

@@ -63,9 +63,7 @@ def resolve_and_check(
     if not host:
         raise _invalid("The URL has no host.")
 
-    addresses = _addresses(
-        host, port or (443 if parts.scheme == "https" else 80), resolve
-    )
+    addresses = _addresses(host, port or (443 if parts.scheme == "https" else 80), resolve)
     for address in addresses:
         if _forbidden(address, allow_private):
             raise _invalid(
@@ -75,9 +73,7 @@ def resolve_and_check(
     return list(dict.fromkeys(str(address) for address in addresses))
 
 
-def _addresses(
-    host: str, port: int, resolve: Callable[..., list[Any]]
-) -> list[IPAddress]:
+def _addresses(host: str, port: int, resolve: Callable[..., list[Any]]) -> list[IPAddress]:
     """The IP addresses of ``host``: itself when it is a literal, else what ``resolve`` says."""
     try:
         return [ipaddress.ip_address(host)]
@@ -107,9 +103,7 @@ def _forbidden(address: IPAddress, allow_private: bool) -> bool:
         address.is_link_local
         or address.is_unspecified
         or address.is_multicast
-        or (
-            address.is_reserved and not address.is_loopback
-        )  # ::1 lies in reserved ::/8
+        or (address.is_reserved and not address.is_loopback)  # ::1 lies in reserved ::/8
     ):
         return True
     if address.is_global:

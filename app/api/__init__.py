@@ -37,7 +37,9 @@ def service_error(exc: ServiceError) -> Response:
 @bp.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     code = (exc.name or "error").lower().replace(" ", "_")
-    body = {"error": {"type": "invalid_request_error", "code": code, "message": exc.description, "param": None}}
+    body = {
+        "error": {"type": "invalid_request_error", "code": code, "message": exc.description, "param": None}
+    }
     return json_response(exc.code or 500, body)
 
 
@@ -45,7 +47,14 @@ def http_error(exc: HTTPException) -> Response:
 def unexpected_error(exc: Exception) -> Response:
     db.session.rollback()
     log.exception("unhandled error in %s %s", request.method, request.path)
-    body = {"error": {"type": "api_error", "code": "internal_error", "message": "An unexpected error occurred.", "param": None}}
+    body = {
+        "error": {
+            "type": "api_error",
+            "code": "internal_error",
+            "message": "An unexpected error occurred.",
+            "param": None,
+        }
+    }
     return json_response(500, body)
 
 

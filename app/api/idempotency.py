@@ -64,9 +64,7 @@ def _claim(merchant: Merchant, key: str, request_fingerprint: str) -> Idempotenc
     except IntegrityError:
         db.session.rollback()
     existing = db.session.scalars(
-        sa.select(IdempotencyKey).where(
-            IdempotencyKey.merchant_id == merchant.id, IdempotencyKey.key == key
-        )
+        sa.select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant.id, IdempotencyKey.key == key)
     ).one()
     if existing.created_at < now - RETENTION:
         db.session.delete(existing)

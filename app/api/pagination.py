@@ -31,9 +31,7 @@ def paginate(query: sa.Select[Any], model: Any, serialize: Callable[[Any], dict[
                 sa.and_(model.created_at == cursor.created_at, model.id < cursor.id),
             )
         )
-    rows = db.session.scalars(
-        query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)
-    ).all()
+    rows = db.session.scalars(query.order_by(model.created_at.desc(), model.id.desc()).limit(limit + 1)).all()
     return {
         "object": "list",
         "data": [serialize(row) for row in rows[:limit]],

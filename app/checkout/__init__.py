@@ -49,7 +49,9 @@ def _payment_or_404(payment_id: str | None) -> Payment:
 def _receipt(payment: Payment, status: int = 200) -> tuple[str, int]:
     continue_url = with_query(payment.success_url, payment_id=payment.id, order_id=payment.order_id)
     return (
-        render_template("receipt.html", payment=payment, continue_url=continue_url, paid=payment.status in PAID),
+        render_template(
+            "receipt.html", payment=payment, continue_url=continue_url, paid=payment.status in PAID
+        ),
         status,
     )
 
@@ -104,4 +106,8 @@ def cancel() -> Response:
 @bp.errorhandler(ServiceError)
 def error_page(exc: ServiceError) -> tuple[str, int]:
     db.session.rollback()
-    return render_template("message.html", title="Something went wrong" if exc.status >= 500 else "Not found", message=exc.message), exc.status
+    return render_template(
+        "message.html",
+        title="Something went wrong" if exc.status >= 500 else "Not found",
+        message=exc.message,
+    ), exc.status

@@ -82,10 +82,7 @@ def _live_payment_for_order(merchant: Merchant, request: PaymentCreate) -> Payme
             code="order_conflict",
             param="order_id",
         )
-    if (
-        existing.status == PaymentStatus.PENDING
-        and existing.request_fingerprint == request.fingerprint()
-    ):
+    if existing.status == PaymentStatus.PENDING and existing.request_fingerprint == request.fingerprint():
         return existing
     raise Conflict(
         f"Order {request.order_id!r} already has a live payment ({existing.id}).",
@@ -115,9 +112,7 @@ def _session_params(payment: Payment) -> dict[str, Any]:
         "cancel_url": f"{base}/checkout/cancel?payment_id={payment.id}",
         "expires_at": int(payment.expires_at.timestamp()),
         "metadata": {"payment_id": payment.id, "merchant_name": payment.merchant.name},
-        "payment_intent_data": {
-            "metadata": {"payment_id": payment.id, "order_id": payment.order_id}
-        },
+        "payment_intent_data": {"metadata": {"payment_id": payment.id, "order_id": payment.order_id}},
     }
     if payment.customer_email:
         params["customer_email"] = payment.customer_email
@@ -137,9 +132,7 @@ def open_checkout_session(payment: Payment, *, source: str) -> Payment:
     params = _session_params(payment)
     db.session.commit()  # no transaction may stay open across the network call
     try:
-        session = gateway().create_checkout_session(
-            params, idempotency_key=payment.stripe_idempotency_key
-        )
+        session = gateway().create_checkout_session(params, idempotency_key=payment.stripe_idempotency_key)
     except GatewayDown as exc:
         raise GatewayUnavailable(
             "Stripe could not be reached; the payment is pending. Retry the same request.",

@@ -25,9 +25,7 @@ def payment_for_session(session: dict[str, Any]) -> Payment | None:
     We create sessions with ``client_reference_id`` = our payment id; a session whose id
     differs from the one we stored belongs to someone else (or is forged) and is ignored.
     """
-    payment_id = session.get("client_reference_id") or (session.get("metadata") or {}).get(
-        "payment_id"
-    )
+    payment_id = session.get("client_reference_id") or (session.get("metadata") or {}).get("payment_id")
     if not payment_id:
         return None
     payment = db.session.get(Payment, payment_id)
@@ -87,10 +85,14 @@ def apply_checkout_session(
                 },
                 **common,
             )
-            log.error("payment %s: session %s amount/currency mismatch; not fulfilled", payment.id, session["id"])
+            log.error(
+                "payment %s: session %s amount/currency mismatch; not fulfilled", payment.id, session["id"]
+            )
             return payment
         now = utcnow()
-        if move(payment, PaymentStatus.SUCCEEDED, values={**ids, "paid_at": now, "fulfilled_at": now}, **common):
+        if move(
+            payment, PaymentStatus.SUCCEEDED, values={**ids, "paid_at": now, "fulfilled_at": now}, **common
+        ):
             record(payment, "payment.fulfilled", **common)
     elif session.get("status") == "complete":
         move(payment, PaymentStatus.PROCESSING, values=ids, **common)

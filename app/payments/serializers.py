@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Payment
+from ..models import Payment, Refund
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -43,4 +43,21 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
         "paid_at": rfc3339(payment.paid_at),
         "fulfilled_at": rfc3339(payment.fulfilled_at),
         "failure": failure,
+    }
+
+
+def refund_to_dict(refund: Refund) -> dict[str, Any]:
+    """The refund object as the API returns it (``amount`` in minor units)."""
+    return {
+        "id": refund.id,
+        "object": "refund",
+        "payment_id": refund.payment_id,
+        "amount": refund.amount,
+        "currency": refund.currency,
+        "reason": refund.reason,
+        "metadata": refund.metadata_,
+        "status": refund.status,
+        "failure_reason": refund.failure_reason,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "created_at": rfc3339(refund.created_at),
     }

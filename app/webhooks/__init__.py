@@ -30,7 +30,14 @@ def stripe_webhook() -> Response:
         event = gateway().construct_event(request.get_data(), request.headers.get("Stripe-Signature"))
     except SignatureInvalid as exc:
         log.warning("rejected Stripe webhook: %s", exc)
-        body = {"error": {"type": "invalid_request_error", "code": "signature_invalid", "message": str(exc), "param": "Stripe-Signature"}}
+        body = {
+            "error": {
+                "type": "invalid_request_error",
+                "code": "signature_invalid",
+                "message": str(exc),
+                "param": "Stripe-Signature",
+            }
+        }
         return json_response(400, body)
     outcome = handle_event(event, source="webhook")
     return json_response(200, {"received": True, "outcome": outcome})
@@ -46,5 +53,12 @@ def service_error(exc: ServiceError) -> Response:
 def unexpected_error(exc: Exception) -> Response:
     db.session.rollback()
     log.exception("failed to process a Stripe webhook; Stripe will retry")
-    body = {"error": {"type": "api_error", "code": "processing_failed", "message": "The event could not be processed; it will be retried.", "param": None}}
+    body = {
+        "error": {
+            "type": "api_error",
+            "code": "processing_failed",
+            "message": "The event could not be processed; it will be retried.",
+            "param": None,
+        }
+    }
     return json_response(500, body)
