@@ -35,6 +35,12 @@ class Sandbox:
 
 
 @pytest.fixture
+def webhook_secret():
+    """The signing secret the test sandboxes use."""
+    return WEBHOOK_SECRET
+
+
+@pytest.fixture
 def sandbox_factory():
     """Start sandboxes (with custom create_app kwargs); all are shut down afterwards."""
     running = []
@@ -43,7 +49,9 @@ def sandbox_factory():
         kwargs.setdefault("webhook_secret", WEBHOOK_SECRET)
         app = create_app(public_url="http://sandbox.invalid", **kwargs)
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         url = f"http://127.0.0.1:{server.server_port}"
         app.sandbox_state.public_url = url
@@ -118,7 +126,9 @@ class WebhookReceiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_port}/webhook"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     def wait_for(self, predicate, timeout=10):
