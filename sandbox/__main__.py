@@ -14,13 +14,18 @@ def parse_args(argv=None):
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=12111)
     parser.add_argument(
-        "--webhook-url", action="append", default=[], dest="webhook_urls",
+        "--webhook-url",
+        action="append",
+        default=[],
+        dest="webhook_urls",
         help="deliver events to this URL (repeatable)",
     )
     parser.add_argument("--webhook-secret", help="signing secret (generated if omitted)")
     parser.add_argument("--public-url", help="base URL of hosted pages (default http://HOST:PORT)")
     parser.add_argument(
-        "--settle-delay", type=float, default=10.0,
+        "--settle-delay",
+        type=float,
+        default=10.0,
         help="sandbox seconds before a bank debit settles (default 10)",
     )
     return parser.parse_args(argv)

@@ -39,21 +39,25 @@ def _state():
 def _authenticate():
     g.request_id = new_id("req_", 14)
     header = request.headers.get("Authorization", "")
-    key = header[len("Bearer "):].strip() if header.startswith("Bearer ") else ""
+    key = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
     if not key:
-        return error_response(StripeError(
-            "You did not provide an API key. You need to provide your API key in the "
-            "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
-            status=401,
-        ))
+        return error_response(
+            StripeError(
+                "You did not provide an API key. You need to provide your API key in the "
+                "Authorization header, using Bearer auth (e.g. 'Authorization: Bearer YOUR_SECRET_KEY').",
+                status=401,
+            )
+        )
     if not key.startswith("sk_test_"):
         shown = key[:8] + "*" * max(0, len(key) - 12) + key[-4:]
-        return error_response(StripeError(
-            f"Invalid API Key provided: {shown}. The sandbox only accepts test mode "
-            "secret keys (sk_test_...).",
-            status=401,
-            code="api_key_invalid" if not key.startswith("sk_live_") else "livemode_mismatch",
-        ))
+        return error_response(
+            StripeError(
+                f"Invalid API Key provided: {shown}. The sandbox only accepts test mode "
+                "secret keys (sk_test_...).",
+                status=401,
+                code="api_key_invalid" if not key.startswith("sk_live_") else "livemode_mismatch",
+            )
+        )
     g.api_key = key
     query = request.query_string.decode()
     body = request.get_data(as_text=True) if request.method == "POST" else ""
@@ -95,9 +99,13 @@ def _mutation(handler):
                         type="idempotency_error",
                     )
                 return stripe_response(
-                    stored["body"], stored["status"],
-                    {"Idempotent-Replayed": "true", "Original-Request": stored["request_id"],
-                     "Idempotency-Key": key},
+                    stored["body"],
+                    stored["status"],
+                    {
+                        "Idempotent-Replayed": "true",
+                        "Original-Request": stored["request_id"],
+                        "Idempotency-Key": key,
+                    },
                 )
             try:
                 response = handler()
@@ -132,7 +140,8 @@ def list_sessions():
     created = created_filter(params)
     with _state().lock:
         sessions = [
-            s for s in reversed(_state().sessions.values())
+            s
+            for s in reversed(_state().sessions.values())
             if created(s["created"])
             and params.get("payment_intent") in (None, s["payment_intent"])
             and params.get("status") in (None, s["status"])
@@ -198,8 +207,7 @@ def list_events():
     wanted = type_filter(params)
     with _state().lock:
         events = [
-            e for e in reversed(_state().events.values())
-            if created(e["created"]) and wanted(e["type"])
+            e for e in reversed(_state().events.values()) if created(e["created"]) and wanted(e["type"])
         ]
         return _respond(paginate(events, params, "/v1/events", "event"))
 
@@ -221,26 +229,32 @@ def retrieve_refund(refund_id):
 @api.get("/refunds")
 def list_refunds():
     reject_unknown(g.params, _LIST_PARAMS | {"charge", "payment_intent"})
-    return _list_refunds("/v1/refunds", {
-        "charge": g.params.get("charge"), "payment_intent": g.params.get("payment_intent"),
-    })
+    return _list_refunds(
+        "/v1/refunds",
+        {
+            "charge": g.params.get("charge"),
+            "payment_intent": g.params.get("payment_intent"),
+        },
+    )
 
 
 def _list_refunds(url, filters):
     created = created_filter(g.params)
     with _state().lock:
         found = [
-            r for r in reversed(_state().refunds.values())
-            if created(r["created"])
-            and all(value in (None, r[field]) for field, value in filters.items())
+            r
+            for r in reversed(_state().refunds.values())
+            if created(r["created"]) and all(value in (None, r[field]) for field, value in filters.items())
         ]
         return _respond(paginate(found, g.params, url, "refund"))
 
 
 def unrecognized_url():
     """Stripe's answer for an unknown ``/v1`` route or method."""
-    return error_response(StripeError(
-        f"Unrecognized request URL ({request.method}: {request.path}). "
-        "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
-        status=404,
-    ))
+    return error_response(
+        StripeError(
+            f"Unrecognized request URL ({request.method}: {request.path}). "
+            "Please see https://stripe.com/docs or we can help at https://support.stripe.com/.",
+            status=404,
+        )
+    )

@@ -1,9 +1,11 @@
 """Application factory wiring the API, hosted page and control endpoints together."""
 
 from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 
-from .api import api, unrecognized_url
+from .api import api, error_response, unrecognized_url
 from .control import control
+from .errors import StripeError
 from .hosted import hosted
 from .state import SandboxState
 
@@ -42,5 +44,16 @@ def create_app(
         if request.path.startswith("/v1/") or request.path == "/v1":
             return unrecognized_url()
         return error
+
+    @app.errorhandler(Exception)
+    def _internal_error(error):
+        if isinstance(error, HTTPException):
+            return error
+        app.logger.exception("Unhandled sandbox error")
+        if request.path.startswith("/v1/"):
+            return error_response(
+                StripeError("An unexpected error occurred in the sandbox.", status=500, type="api_error")
+            )
+        return "Internal sandbox error", 500
 
     return app

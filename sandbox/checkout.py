@@ -9,10 +9,23 @@ MIN_LIFETIME = 30 * 60
 MAX_LIFETIME = 24 * 60 * 60
 PAYMENT_METHOD_TYPES = ("card", "us_bank_account")
 _CREATE_PARAMS = {
-    "mode", "line_items", "success_url", "cancel_url", "client_reference_id",
-    "customer_email", "metadata", "payment_intent_data", "expires_at",
-    "payment_method_types", "expand", "locale", "submit_type",
-    "billing_address_collection", "customer_creation", "allow_promotion_codes", "ui_mode",
+    "mode",
+    "line_items",
+    "success_url",
+    "cancel_url",
+    "client_reference_id",
+    "customer_email",
+    "metadata",
+    "payment_intent_data",
+    "expires_at",
+    "payment_method_types",
+    "expand",
+    "locale",
+    "submit_type",
+    "billing_address_collection",
+    "customer_creation",
+    "allow_promotion_codes",
+    "ui_mode",
 }
 _INTENT_PARAMS = {"metadata", "description", "receipt_email", "statement_descriptor_suffix"}
 
@@ -56,21 +69,15 @@ def create_session(state, params):
         "metadata": get_metadata(params),
         "payment_method_types": _payment_method_types(params, currency),
         "locale": get_str(params, "locale"),
-        "submit_type": get_str(
-            params, "submit_type", choices=("auto", "book", "donate", "pay", "subscribe")
-        ),
+        "submit_type": get_str(params, "submit_type", choices=("auto", "book", "donate", "pay", "subscribe")),
         "billing_address_collection": get_str(
             params, "billing_address_collection", choices=("auto", "required")
         ),
-        "customer_creation": get_str(
-            params, "customer_creation", choices=("always", "if_required")
-        ),
+        "customer_creation": get_str(params, "customer_creation", choices=("always", "if_required")),
         "allow_promotion_codes": _bool(params, "allow_promotion_codes"),
     }
     if fields["client_reference_id"] and len(fields["client_reference_id"]) > 200:
-        raise invalid_param(
-            "client_reference_id", "client_reference_id must be at most 200 characters."
-        )
+        raise invalid_param("client_reference_id", "client_reference_id must be at most 200 characters.")
     intent_data = _intent_data(params)
     with state.lock:
         session = objects.checkout_session(
@@ -126,14 +133,16 @@ def _line_items(params):
             raise missing_param(f"{label}[price_data][product_data]")
         name = get_str(product, "name", required=True, label=f"{label}[price_data][product_data][name]")
         quantity = get_int(item, "quantity", required=True, minimum=1, label=f"{label}[quantity]")
-        cleaned.append({
-            "price_data": {
-                "currency": currency.lower(),
-                "unit_amount": unit_amount,
-                "product_data": {"name": name},
-            },
-            "quantity": quantity,
-        })
+        cleaned.append(
+            {
+                "price_data": {
+                    "currency": currency.lower(),
+                    "unit_amount": unit_amount,
+                    "product_data": {"name": name},
+                },
+                "quantity": quantity,
+            }
+        )
     if len({item["price_data"]["currency"] for item in cleaned}) > 1:
         raise invalid_param("line_items", "All line items must use the same currency.")
     return cleaned
@@ -172,8 +181,7 @@ def _payment_method_types(params, currency):
         if kind not in PAYMENT_METHOD_TYPES:
             raise invalid_param(
                 f"payment_method_types[{index}]",
-                f"The sandbox supports payment method types {', '.join(PAYMENT_METHOD_TYPES)}; "
-                f"got `{kind}`.",
+                f"The sandbox supports payment method types {', '.join(PAYMENT_METHOD_TYPES)}; got `{kind}`.",
             )
     if "us_bank_account" in types and currency != "usd":
         raise invalid_param(

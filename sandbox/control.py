@@ -38,7 +38,8 @@ def pay(session_id):
     email = params.get("email") or None
     if params.get("payment_method", "card") == "us_bank_account":
         error = pay_with_bank_account(
-            _state(), session_id,
+            _state(),
+            session_id,
             routing_number=str(params.get("routing_number", "110000000")),
             account_number=str(params.get("account_number", "000123456789")),
             email=email,
@@ -46,7 +47,8 @@ def pay(session_id):
         )
     else:
         error = pay_with_card(
-            _state(), session_id,
+            _state(),
+            session_id,
             number=str(params.get("card_number", "4242424242424242")),
             email=email,
             name=params.get("name"),

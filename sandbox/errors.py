@@ -49,6 +49,4 @@ def invalid_param(param, message, code=None):
 
 def no_such(kind, object_id, param="id"):
     """404 ``resource_missing`` error, worded as Stripe does."""
-    return StripeError(
-        f"No such {kind}: '{object_id}'", status=404, code="resource_missing", param=param
-    )
+    return StripeError(f"No such {kind}: '{object_id}'", status=404, code="resource_missing", param=param)

@@ -47,7 +47,8 @@ def pay(session_id):
     try:
         if form.get("method") == "us_bank_account":
             error = pay_with_bank_account(
-                state, session_id,
+                state,
+                session_id,
                 routing_number=form.get("routing_number"),
                 account_number=form.get("account_number"),
                 email=email,
@@ -55,7 +56,8 @@ def pay(session_id):
             )
         else:
             error = pay_with_card(
-                state, session_id,
+                state,
+                session_id,
                 number=form.get("card_number"),
                 email=email,
                 name=form.get("name") or None,

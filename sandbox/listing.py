@@ -70,16 +70,14 @@ def paginate(items, params, url, kind):
     ids = [item["id"] for item in items]
     after, before = params.get("starting_after"), params.get("ending_before")
     if after and before:
-        raise StripeError(
-            "You may only specify one of these parameters: starting_after, ending_before."
-        )
+        raise StripeError("You may only specify one of these parameters: starting_after, ending_before.")
     if before:
         end = _position(ids, before, "ending_before", kind)
         start = max(0, end - limit)
         page, has_more = items[start:end], start > 0
     else:
         start = _position(ids, after, "starting_after", kind) + 1 if after else 0
-        page, has_more = items[start:start + limit], start + limit < len(items)
+        page, has_more = items[start : start + limit], start + limit < len(items)
     return objects.list_object(url, copy.deepcopy(page), has_more)
 
 
@@ -101,12 +99,15 @@ def created_filter(params, name="created"):
     bounds = {}
     for op in value:
         if op not in ("gt", "gte", "lt", "lte"):
-            raise invalid_param(f"{name}[{op}]", f"Received unknown parameter: {name}[{op}]",
-                                "parameter_unknown")
+            raise invalid_param(
+                f"{name}[{op}]", f"Received unknown parameter: {name}[{op}]", "parameter_unknown"
+            )
         bounds[op] = get_int(value, op, label=f"{name}[{op}]")
     checks = {
-        "gt": lambda c, b: c > b, "gte": lambda c, b: c >= b,
-        "lt": lambda c, b: c < b, "lte": lambda c, b: c <= b,
+        "gt": lambda c, b: c > b,
+        "gte": lambda c, b: c >= b,
+        "lt": lambda c, b: c < b,
+        "lte": lambda c, b: c <= b,
     }
     return lambda created: all(checks[op](created, bound) for op, bound in bounds.items())
 

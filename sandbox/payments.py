@@ -3,7 +3,7 @@
 import datetime
 import hashlib
 
-from . import objects
+from . import checkout, objects
 from .errors import StripeError
 
 # Test cards (https://docs.stripe.com/testing). Declines carry (code, decline_code, message).
@@ -63,6 +63,7 @@ def _fingerprint(value):
 def payable_session(state, session_id):
     """Return the session if it can still be paid, else raise a 400 error."""
     session = state.get("checkout.session", session_id)
+    checkout.expire_due(state)
     if session["status"] == "expired":
         raise StripeError("This Checkout Session has expired.", code="checkout_session_expired")
     if session["status"] == "complete":
@@ -94,7 +95,10 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
         card = {"brand": "visa", "funding": "credit", **card}
         card.update(number=number, fingerprint=_fingerprint(number))
         charge = _new_charge(
-            state, intent, email, name,
+            state,
+            intent,
+            email,
+            name,
             objects.card_details(card, intent["amount"], exp_month, exp_year),
         )
         if "decline" in card:
@@ -120,12 +124,14 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
     account_number = (account_number or "").strip()
     if not (routing_number.isdigit() and len(routing_number) == 9):
         return StripeError(
-            "Routing number must have 9 digits.", code="routing_number_invalid",
+            "Routing number must have 9 digits.",
+            code="routing_number_invalid",
             param="us_bank_account[routing_number]",
         )
     if not (account_number.isdigit() and 4 <= len(account_number) <= 17):
         return StripeError(
-            "Account number must have 4 to 17 digits.", code="account_number_invalid",
+            "Account number must have 4 to 17 digits.",
+            code="account_number_invalid",
             param="us_bank_account[account_number]",
         )
     with state.lock:
@@ -136,9 +142,7 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
                 param="payment_method_types",
             )
         intent = _attempt_intent(state, session)
-        charge = _new_charge(
-            state, intent, email, name, objects.bank_details(account_number, routing_number)
-        )
+        charge = _new_charge(state, intent, email, name, objects.bank_details(account_number, routing_number))
         charge["outcome"] = objects.outcome("approved_by_network", "authorized", "Payment complete.")
         intent["status"] = "processing"
         intent["payment_method"] = charge["payment_method"]
@@ -244,8 +248,10 @@ def _fail_charge(state, charge, intent, code, message, error_type, decline_code=
         failure_code=code,
         failure_message=message,
         outcome=objects.outcome(
-            "declined_by_network", "issuer_declined",
-            f"The bank returned the decline code `{reason}`.", reason,
+            "declined_by_network",
+            "issuer_declined",
+            f"The bank returned the decline code `{reason}`.",
+            reason,
         ),
     )
     intent.update(
@@ -268,6 +274,8 @@ def _complete_session(state, session, email, name, *, paid):
         url=None,
         customer_details=objects.customer_details(email, name),
         collected_information={
-            "business_name": None, "individual_name": None, "shipping_details": None,
+            "business_name": None,
+            "individual_name": None,
+            "shipping_details": None,
         },
     )

@@ -50,8 +50,7 @@ def _refundable_charge(state, params):
     intent_id = get_str(params, "payment_intent")
     if not charge_id and not intent_id:
         raise StripeError(
-            "One of the following params should be provided for this request: "
-            "payment_intent or charge.",
+            "One of the following params should be provided for this request: payment_intent or charge.",
             code="parameter_missing",
         )
     if intent_id:
@@ -72,9 +71,7 @@ def _refundable_charge(state, params):
     if charge is None:
         raise StripeError(**_missing("charge", charge_id))
     if charge["status"] != "succeeded":
-        raise StripeError(
-            f"Charge {charge_id} has not succeeded and cannot be refunded.", param="charge"
-        )
+        raise StripeError(f"Charge {charge_id} has not succeeded and cannot be refunded.", param="charge")
     return charge
 
 

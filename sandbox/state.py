@@ -109,9 +109,7 @@ class SandboxState:
             self.webhooks.start()
             if self._sweeper is None:
                 self._stop.clear()
-                self._sweeper = threading.Thread(
-                    target=self._sweep, name="sandbox-sweeper", daemon=True
-                )
+                self._sweeper = threading.Thread(target=self._sweep, name="sandbox-sweeper", daemon=True)
                 self._sweeper.start()
 
     def stop(self):

@@ -16,9 +16,7 @@ MAX_BACKOFF = 60.0
 def sign(payload, secret, timestamp=None):
     """Return a ``Stripe-Signature`` header value for ``payload`` (a str)."""
     timestamp = int(time.time()) if timestamp is None else timestamp
-    digest = hmac.new(
-        secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256
-    ).hexdigest()
+    digest = hmac.new(secret.encode(), f"{timestamp}.{payload}".encode(), hashlib.sha256).hexdigest()
     return f"t={timestamp},v1={digest}"
 
 

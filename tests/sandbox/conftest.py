@@ -49,9 +49,7 @@ def sandbox_factory():
         kwargs.setdefault("webhook_secret", WEBHOOK_SECRET)
         app = create_app(public_url="http://sandbox.invalid", **kwargs)
         server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
         url = f"http://127.0.0.1:{server.server_port}"
         app.sandbox_state.public_url = url
@@ -84,7 +82,9 @@ def make_client():
         http_client = stripe.RequestsClient()
         made.append(http_client)
         return stripe.StripeClient(
-            api_key, base_addresses={"api": box.url}, http_client=http_client,
+            api_key,
+            base_addresses={"api": box.url},
+            http_client=http_client,
             max_network_retries=0,
         )
 
@@ -113,9 +113,7 @@ class WebhookReceiver:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 with receiver.arrived:
                     status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    receiver.received.append(
-                        {"body": body, "headers": dict(self.headers), "status": status}
-                    )
+                    receiver.received.append({"body": body, "headers": dict(self.headers), "status": status})
                     receiver.arrived.notify_all()
                 self.send_response(status)
                 self.send_header("Content-Length", "0")

@@ -7,8 +7,9 @@ import pytest
 
 def _bank_pay(sandbox, client, params, account_number):
     session = client.v1.checkout.sessions.create(params=params)
-    result = sandbox.pay(session.id, payment_method="us_bank_account",
-                         account_number=account_number, email="ada@example.com")
+    result = sandbox.pay(
+        session.id, payment_method="us_bank_account", account_number=account_number, email="ada@example.com"
+    )
     assert result["error"] is None
     return result["session"]
 
@@ -66,17 +67,19 @@ def test_hosted_bank_form(sandbox, client, session_params):
     for label in ("Routing number", "Account number", "US bank account"):
         assert f">{label}</label>" in html
     assert "Pay with bank account" in html
-    form = {"email": "ada@example.com", "method": "us_bank_account",
-            "routing_number": "110000000", "account_number": "000123456789"}
+    form = {
+        "email": "ada@example.com",
+        "method": "us_bank_account",
+        "routing_number": "110000000",
+        "account_number": "000123456789",
+    }
     response = sandbox.http.post(session.url, data=form, allow_redirects=False)
     assert response.status_code == 303
     assert client.v1.checkout.sessions.retrieve(session.id).status == "complete"
 
 
 def test_bank_not_offered_when_not_allowed(sandbox, client, session_params):
-    session = client.v1.checkout.sessions.create(
-        params=session_params(payment_method_types=["card"])
-    )
+    session = client.v1.checkout.sessions.create(params=session_params(payment_method_types=["card"]))
     assert "Routing number" not in sandbox.http.get(session.url).text
     result = sandbox.pay(session.id, payment_method="us_bank_account")
     assert result["error"] is not None and result["session"]["status"] == "open"

@@ -117,9 +117,11 @@ def test_idempotent_replay_and_mismatch(sandbox, client, session_params):
 
 def test_replay_is_marked(sandbox, session_params):
     headers = {"Authorization": "Bearer sk_test_x", "Idempotency-Key": "abc"}
-    body = "mode=payment&line_items[0][price_data][currency]=usd" \
-           "&line_items[0][price_data][unit_amount]=900" \
-           "&line_items[0][price_data][product_data][name]=Mug&line_items[0][quantity]=1"
+    body = (
+        "mode=payment&line_items[0][price_data][currency]=usd"
+        "&line_items[0][price_data][unit_amount]=900"
+        "&line_items[0][price_data][product_data][name]=Mug&line_items[0][quantity]=1"
+    )
     url = f"{sandbox.url}/v1/checkout/sessions"
     first = requests.post(url, data=body, headers=headers, timeout=5)
     second = requests.post(url, data=body, headers=headers, timeout=5)
@@ -139,8 +141,6 @@ def test_list_filtered_by_payment_intent(sandbox, client, session_params):
 
 
 def test_unknown_route(sandbox):
-    response = sandbox.http.get(
-        f"{sandbox.url}/v1/nothing", headers={"Authorization": "Bearer sk_test_x"}
-    )
+    response = sandbox.http.get(f"{sandbox.url}/v1/nothing", headers={"Authorization": "Bearer sk_test_x"})
     assert response.status_code == 404
     assert "Unrecognized request URL" in response.json()["error"]["message"]

@@ -24,9 +24,7 @@ def test_events_list_filters_and_pagination(sandbox, client, session_params):
     assert len(completed.data) == 3
     assert all(e.data.object.object == "checkout.session" for e in completed.data)
     assert len(client.v1.events.list(params={"type": "checkout.session.*"}).data) == 3
-    both = client.v1.events.list(
-        params={"types": ["payment_intent.succeeded", "checkout.session.completed"]}
-    )
+    both = client.v1.events.list(params={"types": ["payment_intent.succeeded", "checkout.session.completed"]})
     assert len(both.data) == 6
 
     first = client.v1.events.list(params={"limit": 4})
@@ -109,9 +107,7 @@ def test_endpoint_added_at_run_time(sandbox, client, receiver, session_params):
 
 
 def test_clock_advance_expires_sessions(sandbox, client, session_params):
-    session = client.v1.checkout.sessions.create(
-        params=session_params(expires_at=sandbox.state.now() + 3600)
-    )
+    session = client.v1.checkout.sessions.create(params=session_params(expires_at=sandbox.state.now() + 3600))
     before = sandbox.state.now()
     assert sandbox.control("/clock/advance", seconds=1800)["now"] >= before + 1800
     assert client.v1.checkout.sessions.retrieve(session.id).status == "open"

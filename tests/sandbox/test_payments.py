@@ -49,7 +49,9 @@ def test_declines(sandbox, client, session_params, number, decline_code, message
     intent = client.v1.payment_intents.retrieve(result["session"]["payment_intent"])
     assert intent.status == "requires_payment_method"
     assert intent.last_payment_error.to_dict() == {
-        "code": "card_declined", "decline_code": decline_code, "message": message,
+        "code": "card_declined",
+        "decline_code": decline_code,
+        "message": message,
         "type": "card_error",
     }
     failed = client.v1.events.list(params={"type": "payment_intent.payment_failed"}).data
@@ -87,20 +89,29 @@ def test_hosted_page_success_redirect(sandbox, client, session_params):
         assert re.search(rf'<label for="[^"]+">{label}</label>', html), label
     assert 'href="https://shop.example/cart"' in html
 
-    form = {"email": "ada@example.com", "card_number": "4242424242424242", "exp": "12 / 34",
-            "cvc": "123", "name": "Ada Lovelace", "method": "card"}
+    form = {
+        "email": "ada@example.com",
+        "card_number": "4242424242424242",
+        "exp": "12 / 34",
+        "cvc": "123",
+        "name": "Ada Lovelace",
+        "method": "card",
+    }
     response = sandbox.http.post(session.url, data=form, allow_redirects=False)
     assert response.status_code == 303
-    assert response.headers["Location"] == (
-        f"https://shop.example/success?session_id={session.id}"
-    )
+    assert response.headers["Location"] == (f"https://shop.example/success?session_id={session.id}")
     assert "already paid" in sandbox.http.get(session.url).text
 
 
 def test_hosted_page_decline_shows_alert(sandbox, client, session_params):
     session = client.v1.checkout.sessions.create(params=session_params())
-    form = {"email": "ada@example.com", "card_number": "4000000000009995", "exp": "12/34",
-            "cvc": "123", "name": "Ada"}
+    form = {
+        "email": "ada@example.com",
+        "card_number": "4000000000009995",
+        "exp": "12/34",
+        "cvc": "123",
+        "name": "Ada",
+    }
     response = sandbox.http.post(session.url, data=form, allow_redirects=False)
     assert response.status_code == 200
     assert re.search(r'role="alert">Your card has insufficient funds\.<', response.text)
@@ -120,11 +131,18 @@ def test_hosted_page_expired(sandbox, client, session_params):
     "currency, unit_amount, shown", [("jpy", 1500, "¥1,500"), ("kwd", 12345, "12.345 KWD")]
 )
 def test_currency_formatting(sandbox, client, session_params, currency, unit_amount, shown):
-    params = session_params(line_items=[{
-        "price_data": {"currency": currency, "unit_amount": unit_amount,
-                       "product_data": {"name": "Thing"}},
-        "quantity": 1,
-    }])
+    params = session_params(
+        line_items=[
+            {
+                "price_data": {
+                    "currency": currency,
+                    "unit_amount": unit_amount,
+                    "product_data": {"name": "Thing"},
+                },
+                "quantity": 1,
+            }
+        ]
+    )
     session = client.v1.checkout.sessions.create(params=params)
     assert session.payment_method_types == ["card"]
     assert shown in sandbox.http.get(session.url).text

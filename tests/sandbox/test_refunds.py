@@ -7,19 +7,24 @@ import stripe
 @pytest.fixture
 def paid(sandbox, client, session_params):
     """Pay a $30.00 session; returns a function taking the card number."""
+
     def pay(card_number="4242424242424242"):
         session = client.v1.checkout.sessions.create(params=session_params())
         result = sandbox.pay(session.id, card_number=card_number)
         assert result["error"] is None
         return client.v1.payment_intents.retrieve(result["session"]["payment_intent"])
+
     return pay
 
 
 def test_full_refund(client, paid):
     intent = paid()
     refund = client.v1.refunds.create(
-        params={"payment_intent": intent.id, "reason": "requested_by_customer",
-                "metadata": {"ticket": "T-1"}},
+        params={
+            "payment_intent": intent.id,
+            "reason": "requested_by_customer",
+            "metadata": {"ticket": "T-1"},
+        },
         options={"idempotency_key": "refund-1"},
     )
     assert refund.id.startswith("re_") and refund.status == "succeeded"
@@ -34,8 +39,11 @@ def test_full_refund(client, paid):
     assert types[:2] == ["charge.refunded", "refund.created"]
 
     replay = client.v1.refunds.create(
-        params={"payment_intent": intent.id, "reason": "requested_by_customer",
-                "metadata": {"ticket": "T-1"}},
+        params={
+            "payment_intent": intent.id,
+            "reason": "requested_by_customer",
+            "metadata": {"ticket": "T-1"},
+        },
         options={"idempotency_key": "refund-1"},
     )
     assert replay.id == refund.id
