@@ -1,5 +1,7 @@
 """``/_sandbox`` control endpoints that let tests drive the sandbox without a browser."""
 
+import copy
+
 from flask import Blueprint, current_app, jsonify, request
 
 from .errors import StripeError
@@ -56,7 +58,7 @@ def pay(session_id):
             cvc=params.get("cvc"),
         )
     with _state().lock:
-        session = dict(_state().get("checkout.session", session_id))
+        session = copy.deepcopy(_state().get("checkout.session", session_id))
     return jsonify({"session": session, "error": error.to_dict() if error else None})
 
 

@@ -91,6 +91,7 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
         return _card_error("incomplete_cvc", "Your card's security code is incomplete.", "cvc")
     with state.lock:
         session = payable_session(state, session_id)
+        email = email or session["customer_email"]
         intent = _attempt_intent(state, session)
         card = {"brand": "visa", "funding": "credit", **card}
         card.update(number=number, fingerprint=_fingerprint(number))
@@ -136,6 +137,7 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
         )
     with state.lock:
         session = payable_session(state, session_id)
+        email = email or session["customer_email"]
         if "us_bank_account" not in session["payment_method_types"]:
             return StripeError(
                 "This Checkout Session does not accept US bank account payments.",
