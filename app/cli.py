@@ -6,10 +6,15 @@ import json
 
 import click
 from flask import Flask
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from .errors import InvalidRequest
+from .extensions import db
 from .merchants import create_merchant
+from .models import Merchant
+from .notifications.endpoints import create_endpoint
+from .notifications.serializers import endpoint_to_dict
+from .notifications.worker import Worker, periodic_jobs, status_counts
 
 merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.")
 
@@ -32,9 +37,46 @@ def create_merchant_command(name: str, allowed_domains: tuple[str, ...]) -> None
     click.echo(json.dumps({"merchant_id": merchant.id, "api_key": key}))
 
 
+@merchants_cli.command("add-webhook")
+@click.argument("merchant_id")
+@click.argument("url")
+@click.option(
+    "--events",
+    "events",
+    multiple=True,
+    help="An event type to send, e.g. payment.succeeded (repeat for several; default: all).",
+)
+def add_webhook_command(merchant_id: str, url: str, events: tuple[str, ...]) -> None:
+    """Register a webhook endpoint for MERCHANT_ID and print it as JSON, with its secret (shown once)."""
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise click.UsageError(f"No such merchant: {merchant_id!r}.")
+    try:
+        endpoint, secret = create_endpoint(merchant, {"url": url, "enabled_events": list(events) or ["*"]})
+    except InvalidRequest as exc:
+        raise click.UsageError(exc.message) from exc
+    click.echo(json.dumps(endpoint_to_dict(endpoint, secret=secret)))
+
+
+@click.group("worker", cls=AppGroup, invoke_without_command=True)
+@click.pass_context
+@with_appcontext
+def worker_cli(ctx: click.Context) -> None:
+    """Run the notification worker (webhook delivery and periodic jobs) until SIGTERM."""
+    if ctx.invoked_subcommand is None:
+        Worker().run(periodic_jobs())
+
+
+@worker_cli.command("status")
+def worker_status_command() -> None:
+    """Print the number of messages per status as JSON (pending, retrying, succeeded, failed)."""
+    click.echo(json.dumps(status_counts()))
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to ``app``."""
     app.cli.add_command(merchants_cli)
+    app.cli.add_command(worker_cli)
     if app.config["DEMO_STOREFRONT"]:
         from .demo import demo_cli
 

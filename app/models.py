@@ -197,3 +197,87 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
     response_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Event(db.Model):  # type: ignore[name-defined]
+    """A merchant-facing event (``evt_…``): a payment or refund outcome, written in the same
+    transaction as the change itself (the transactional outbox). ``data`` is the payment or
+    refund object exactly as the API returned it at that moment."""
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("evt"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
+    type: Mapped[str] = mapped_column(sa.String(40))
+    payment_id: Mapped[str | None] = mapped_column(sa.String(32), index=True, nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
+    """A merchant's webhook endpoint (``we_…``).
+
+    ``secret`` (``whsec_…``) is stored as is: Standard Webhooks signatures are HMACs, so
+    signing needs the raw key (a hash would not do). ``previous_secret`` also signs until
+    ``previous_secret_expires_at`` after a rotation. ``status`` is enabled, disabled (it
+    answered 410, see ``disabled_reason``) or deleted; ``flagged_at`` is set when a message
+    to it exhausted its retries.
+    """
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("we"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    url: Mapped[str] = mapped_column(sa.String(2048))
+    enabled_events: Mapped[list[str]] = mapped_column(sa.JSON)
+    description: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    secret: Mapped[str] = mapped_column(sa.String(100))
+    previous_secret: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="enabled")
+    disabled_reason: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class EventDelivery(db.Model):  # type: ignore[name-defined]
+    """One message: an event to one endpoint. Its id (``msg_…``) is the ``webhook-id`` header,
+    the same on every attempt, so the merchant can deduplicate.
+
+    ``status`` is pending, retrying, succeeded or failed. A worker claims a due message by
+    setting ``locked_by`` and ``locked_until`` (its lease); a claim whose lease ran out is
+    due again, so a crashed worker loses nothing.
+    """
+
+    __tablename__ = "event_deliveries"
+    __table_args__ = (sa.Index("ix_event_deliveries_due", "status", "next_attempt_at"),)
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("msg"))
+    event_id: Mapped[str] = mapped_column(sa.ForeignKey("events.id"), index=True)
+    endpoint_id: Mapped[str] = mapped_column(sa.ForeignKey("webhook_endpoints.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    attempt_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class DeliveryAttempt(db.Model):  # type: ignore[name-defined]
+    """One HTTP attempt of a message: when, the status code (None when no response came),
+    latency in milliseconds, the first 1 KB of the response body, and the error if any."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    delivery_id: Mapped[str] = mapped_column(sa.ForeignKey("event_deliveries.id"), index=True)
+    attempted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    latency_ms: Mapped[int] = mapped_column(sa.Integer)
+    response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)

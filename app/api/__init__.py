@@ -58,4 +58,4 @@ def unexpected_error(exc: Exception) -> Response:
     return json_response(500, body)
 
 
-from . import openapi, payments  # noqa: E402,F401  (routes register on import)
+from . import events, openapi, payments, webhook_endpoints  # noqa: E402,F401  (routes register on import)

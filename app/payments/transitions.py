@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Payment, PaymentEvent, Refund, utcnow
+from ..notifications.outbox import emit
 from .states import ALLOWED_FROM, PaymentStatus
 
 #: Where a change came from (the ``source`` of a timeline entry).
@@ -41,6 +42,7 @@ def record(
         created_at=utcnow(),
     )
     db.session.add(entry)
+    emit(event_type, payment, refund)  # the merchant's notification, in this same transaction
     return entry
 
 

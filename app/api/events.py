@@ -1,0 +1,79 @@
+"""``/api/v1/events``: the merchant's events (to catch up without webhooks), their deliveries,
+and resending one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, g, request
+
+from ..errors import InvalidRequest, NotFound
+from ..extensions import db
+from ..models import DeliveryAttempt, Event, EventDelivery
+from ..notifications.outbox import resend
+from ..notifications.serializers import delivery_to_dict, event_to_dict
+from ..payments.schemas import EVENT_TYPES
+from . import bp
+from .idempotency import json_response
+from .pagination import paginate
+from .payments import idempotent
+
+
+def get_event_or_404(event_id: str) -> Event:
+    """The current merchant's event ``event_id``; another merchant's is a 404 like an unknown one."""
+    event = db.session.get(Event, event_id)
+    if event is None or event.merchant_id != g.merchant.id:
+        raise NotFound(f"No such event: {event_id!r}.", param="id")
+    return event
+
+
+def _deliveries(deliveries: list[EventDelivery]) -> dict[str, Any]:
+    ids = [d.id for d in deliveries]
+    attempts = db.session.scalars(
+        sa.select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id.in_(ids))
+        .order_by(DeliveryAttempt.attempted_at, DeliveryAttempt.id)
+    ).all()
+    by_delivery: dict[str, list[DeliveryAttempt]] = {i: [] for i in ids}
+    for attempt in attempts:
+        by_delivery[attempt.delivery_id].append(attempt)
+    return {"object": "list", "data": [delivery_to_dict(d, by_delivery[d.id]) for d in deliveries]}
+
+
+@bp.get("/events")
+def list_events() -> Response:
+    """The merchant's events, newest first: ``type``, ``limit``, ``starting_after``."""
+    query = sa.select(Event).where(Event.merchant_id == g.merchant.id)
+    if (event_type := request.args.get("type")) is not None:
+        if event_type not in EVENT_TYPES:
+            raise InvalidRequest(f"Unknown event type {event_type!r}.", param="type")
+        query = query.where(Event.type == event_type)
+    return json_response(200, paginate(query, Event, event_to_dict))
+
+
+@bp.get("/events/<event_id>")
+def retrieve_event(event_id: str) -> Response:
+    """One event of the current merchant."""
+    return json_response(200, event_to_dict(get_event_or_404(event_id)))
+
+
+@bp.get("/events/<event_id>/deliveries")
+def event_deliveries(event_id: str) -> Response:
+    """The event's messages (one per endpoint; ``id`` is the ``webhook-id``) with every attempt."""
+    event = get_event_or_404(event_id)
+    deliveries = db.session.scalars(
+        sa.select(EventDelivery).where(EventDelivery.event_id == event.id).order_by(EventDelivery.created_at)
+    ).all()
+    return json_response(200, _deliveries(list(deliveries)))
+
+
+@bp.post("/events/<event_id>/resend")
+def resend_event(event_id: str) -> Response:
+    """Queue one more attempt to each enabled subscribed endpoint; 202 with the queued messages."""
+    event = get_event_or_404(event_id)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 202, _deliveries(resend(event))
+
+    return idempotent(work)

@@ -1,0 +1,76 @@
+"""``/api/v1/webhook_endpoints``: register, list, retrieve, delete, and rotate the secret.
+
+The signing ``secret`` is in the response only when it is created (POST, rotate_secret).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, g
+
+from ..errors import NotFound
+from ..extensions import db
+from ..models import WebhookEndpoint
+from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret
+from ..notifications.serializers import endpoint_to_dict
+from . import bp
+from .idempotency import json_response
+from .pagination import paginate
+from .payments import idempotent, json_body
+
+
+def get_endpoint_or_404(endpoint_id: str) -> WebhookEndpoint:
+    """The current merchant's endpoint ``endpoint_id`` (not deleted); else a 404."""
+    endpoint = db.session.get(WebhookEndpoint, endpoint_id)
+    if endpoint is None or endpoint.merchant_id != g.merchant.id or endpoint.status == "deleted":
+        raise NotFound(f"No such webhook endpoint: {endpoint_id!r}.", param="id")
+    return endpoint
+
+
+@bp.post("/webhook_endpoints")
+def create_webhook_endpoint() -> Response:
+    """Register an endpoint ``{url, enabled_events, description?}``; 201 with its ``secret``."""
+    merchant = g.merchant
+    body = json_body()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        endpoint, secret = create_endpoint(merchant, body)
+        return 201, endpoint_to_dict(endpoint, secret=secret)
+
+    return idempotent(work)
+
+
+@bp.get("/webhook_endpoints")
+def list_webhook_endpoints() -> Response:
+    """The merchant's endpoints (not deleted), newest first: ``limit``, ``starting_after``."""
+    query = sa.select(WebhookEndpoint).where(
+        WebhookEndpoint.merchant_id == g.merchant.id, WebhookEndpoint.status != "deleted"
+    )
+    return json_response(200, paginate(query, WebhookEndpoint, endpoint_to_dict))
+
+
+@bp.get("/webhook_endpoints/<endpoint_id>")
+def retrieve_webhook_endpoint(endpoint_id: str) -> Response:
+    """One endpoint (without its secret)."""
+    return json_response(200, endpoint_to_dict(get_endpoint_or_404(endpoint_id)))
+
+
+@bp.delete("/webhook_endpoints/<endpoint_id>")
+def delete_webhook_endpoint(endpoint_id: str) -> Response:
+    """Delete an endpoint: ``{"id", "object": "webhook_endpoint", "deleted": true}``."""
+    endpoint = get_endpoint_or_404(endpoint_id)
+    delete_endpoint(endpoint)
+    return json_response(200, {"id": endpoint_id, "object": "webhook_endpoint", "deleted": True})
+
+
+@bp.post("/webhook_endpoints/<endpoint_id>/rotate_secret")
+def rotate_webhook_secret(endpoint_id: str) -> Response:
+    """A new signing secret (in the response, once); the old one keeps signing for 24 hours."""
+    endpoint = get_endpoint_or_404(endpoint_id)
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 200, endpoint_to_dict(endpoint, secret=rotate_secret(endpoint))
+
+    return idempotent(work)

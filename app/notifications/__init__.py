@@ -1,0 +1,1 @@
+"""Merchant notifications: the event outbox, webhook endpoints, signed delivery and the worker."""

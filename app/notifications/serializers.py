@@ -1,0 +1,67 @@
+"""The API's JSON representation of events, webhook endpoints and delivery attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint
+from ..payments.serializers import rfc3339
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    """The event object: ``data`` is the payment or refund as the API returned it then.
+
+    This is also, byte for byte (``json.dumps``), the body of every webhook message.
+    """
+    return {
+        "id": event.id,
+        "object": "event",
+        "type": event.type,
+        "created_at": rfc3339(event.created_at),
+        "data": event.data,
+    }
+
+
+def endpoint_to_dict(endpoint: WebhookEndpoint, *, secret: str | None = None) -> dict[str, Any]:
+    """The webhook endpoint object; ``secret`` is included only when given (creation, rotation)."""
+    body: dict[str, Any] = {
+        "id": endpoint.id,
+        "object": "webhook_endpoint",
+        "url": endpoint.url,
+        "enabled_events": endpoint.enabled_events,
+        "description": endpoint.description,
+        "status": endpoint.status,
+        "disabled_reason": endpoint.disabled_reason,
+        "flagged_at": rfc3339(endpoint.flagged_at),
+        "created_at": rfc3339(endpoint.created_at),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
+
+
+def attempt_to_dict(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """One attempt: time, HTTP status (None without a response), latency in ms, first 1 KB, error."""
+    return {
+        "attempted_at": rfc3339(attempt.attempted_at),
+        "status_code": attempt.status_code,
+        "latency_ms": attempt.latency_ms,
+        "response_body": attempt.response_body,
+        "error": attempt.error,
+    }
+
+
+def delivery_to_dict(delivery: EventDelivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    """A message (one event to one endpoint; ``id`` is its ``webhook-id``) with its attempts, oldest first."""
+    return {
+        "id": delivery.id,
+        "object": "event_delivery",
+        "event_id": delivery.event_id,
+        "endpoint_id": delivery.endpoint_id,
+        "status": delivery.status,
+        "attempt_count": delivery.attempt_count,
+        "next_attempt_at": rfc3339(delivery.next_attempt_at)
+        if delivery.status in ("pending", "retrying")
+        else None,
+        "attempts": [attempt_to_dict(attempt) for attempt in attempts],
+    }

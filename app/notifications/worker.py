@@ -1,0 +1,294 @@
+"""The notification worker: claims due messages, sends them, records every attempt.
+
+Many workers on many machines may share one MySQL/MariaDB database. A worker claims one due
+message at a time in a short transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` (MySQL 8,
+MariaDB 10.6+) so concurrent workers pass over each other's candidates, then a conditional
+``UPDATE`` that sets ``locked_by``/``locked_until`` (a lease) and commits. The HTTP request
+runs with no transaction open. A worker that dies mid-delivery simply lets its lease run out;
+the message is then due again, so nothing is lost (delivery is at least once; merchants
+deduplicate on ``webhook-id``). SQLite has no ``SKIP LOCKED``; its writes are serialised, so
+the conditional ``UPDATE`` alone keeps a single worker (or a few) correct there.
+
+Retries follow ``WEBHOOK_RETRY_SCHEDULE`` (seconds before retry 1, 2, …, about 3 days in all
+by default) with ±10 % jitter; after the last retry the message is failed and its endpoint
+flagged. A 410 answer disables the endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import signal
+import socket
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from types import FrameType
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import DeliveryAttempt, Event, EventDelivery, Payment, WebhookEndpoint, utcnow
+from ..payments.fulfilment import apply_checkout_session
+from ..payments.states import PaymentStatus
+from ..payments.stripe_events import HANDLED_TYPES, handle_event
+from ..stripe_gateway import GatewayDown, gateway
+from .delivery import TIMEOUT, Message, Outcome, send
+from .endpoints import signing_secrets
+from .serializers import event_to_dict
+
+log = logging.getLogger(__name__)
+
+#: How long a claim lasts: longer than one attempt (15 s timeout) plus bookkeeping.
+LEASE = timedelta(seconds=60)
+#: Message statuses that still want an attempt.
+DUE_STATUSES = ("pending", "retrying")
+STATUSES = ("pending", "retrying", "succeeded", "failed")
+RECONCILE_WINDOW = timedelta(days=3)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """A task the worker runs every ``every`` seconds (reconciliation, the expiry sweep)."""
+
+    name: str
+    every: float
+    run: Callable[[], object]
+
+
+class Worker:
+    """One worker process (or thread, in tests); needs an application context.
+
+    ``timeout`` is the per-attempt HTTP timeout in seconds, ``lease`` how long a claim lasts.
+    """
+
+    def __init__(self, *, name: str | None = None, timeout: float = TIMEOUT, lease: timedelta = LEASE):
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}"
+        self.timeout = timeout
+        self.lease = lease
+        self.stopping = False
+
+    def claim(self) -> str | None:
+        """Claim the most overdue message; return its id, or None when nothing is due."""
+        while True:
+            now = utcnow()
+            due = (
+                EventDelivery.status.in_(DUE_STATUSES),
+                EventDelivery.next_attempt_at <= now,
+                sa.or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until < now),
+            )
+            query = sa.select(EventDelivery.id).where(*due).order_by(EventDelivery.next_attempt_at).limit(1)
+            if db.session.get_bind().dialect.name == "mysql":
+                query = query.with_for_update(skip_locked=True)
+            delivery_id = db.session.scalar(query)
+            if delivery_id is None:
+                db.session.rollback()
+                return None
+            taken = db.session.execute(
+                sa.update(EventDelivery)
+                .where(EventDelivery.id == delivery_id, *due)
+                .values(locked_by=self.name, locked_until=now + self.lease)
+                .execution_options(synchronize_session=False)
+            ).rowcount  # type: ignore[attr-defined]
+            db.session.commit()
+            if taken == 1:
+                return delivery_id
+            # Another worker claimed it between our SELECT and UPDATE (SQLite): look again.
+
+    def release(self, delivery_id: str) -> None:
+        """Give up a claim without attempting, so another worker can take it at once."""
+        db.session.execute(
+            sa.update(EventDelivery)
+            .where(EventDelivery.id == delivery_id, EventDelivery.locked_by == self.name)
+            .values(locked_by=None, locked_until=None)
+            .execution_options(synchronize_session=False)
+        )
+        db.session.commit()
+
+    def deliver(self, delivery_id: str) -> Outcome | None:
+        """Attempt the claimed message ``delivery_id`` once and record the outcome.
+
+        A message whose endpoint is no longer enabled is failed without an attempt (None).
+        """
+        db.session.expire_all()
+        delivery = db.session.get_one(EventDelivery, delivery_id)
+        endpoint = db.session.get_one(WebhookEndpoint, delivery.endpoint_id)
+        if endpoint.status != "enabled":
+            self._finish(delivery_id, status="failed")
+            log.info(
+                "webhook_skipped msg_id=%s endpoint_id=%s endpoint_status=%s",
+                delivery_id,
+                endpoint.id,
+                endpoint.status,
+            )
+            return None
+        event = db.session.get_one(Event, delivery.event_id)
+        message = Message(
+            id=delivery.id,
+            url=endpoint.url,
+            body=json.dumps(event_to_dict(event)),
+            secrets=signing_secrets(endpoint, utcnow()),
+        )
+        attempt = delivery.attempt_count + 1
+        event_id, event_type, endpoint_id = event.id, event.type, endpoint.id
+        db.session.commit()  # no transaction stays open across the HTTP request
+        outcome = send(
+            message, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"], timeout=self.timeout
+        )
+        result = self._record(delivery_id, endpoint_id, attempt, outcome)
+        log.info(
+            "webhook_attempt msg_id=%s event_id=%s type=%s endpoint_id=%s attempt=%d status_code=%s "
+            "latency_ms=%d result=%s error=%s worker=%s",
+            delivery_id, event_id, event_type, endpoint_id, attempt, outcome.status_code,
+            outcome.latency_ms, result, json.dumps(outcome.error), self.name,
+        )  # fmt: skip
+        return outcome
+
+    def _record(self, delivery_id: str, endpoint_id: str, attempt: int, outcome: Outcome) -> str:
+        """Store the attempt and move the message on; returns the message's new status."""
+        now = utcnow()
+        schedule: Sequence[int] = current_app.config["WEBHOOK_RETRY_SCHEDULE"]
+        db.session.add(
+            DeliveryAttempt(
+                delivery_id=delivery_id,
+                attempted_at=now,
+                status_code=outcome.status_code,
+                latency_ms=outcome.latency_ms,
+                response_body=outcome.response_body,
+                error=outcome.error,
+            )
+        )
+        endpoint_changes: dict[str, object] = {}
+        next_attempt_at = now
+        if outcome.succeeded:
+            status = "succeeded"
+        elif outcome.status_code == 410:
+            status = "failed"
+            endpoint_changes = {"status": "disabled", "disabled_reason": "The endpoint answered 410 Gone."}
+        elif attempt <= len(schedule):
+            status = "retrying"
+            next_attempt_at = now + timedelta(seconds=schedule[attempt - 1] * random.uniform(0.9, 1.1))
+        else:
+            status = "failed"
+            endpoint_changes = {"flagged_at": now}
+        owned = self._finish(
+            delivery_id, status=status, attempt_count=attempt, next_attempt_at=next_attempt_at
+        )
+        if owned and endpoint_changes:
+            db.session.execute(
+                sa.update(WebhookEndpoint)
+                .where(WebhookEndpoint.id == endpoint_id, WebhookEndpoint.status == "enabled")
+                .values(**endpoint_changes)
+                .execution_options(synchronize_session=False)
+            )
+        db.session.commit()
+        return status if owned else "lease_lost"
+
+    def _finish(self, delivery_id: str, *, status: str, **values: object) -> bool:
+        """Set the message's outcome and drop our claim, unless our lease ran out and another
+        worker holds it now (then the attempt is still recorded, the state is theirs)."""
+        changed = db.session.execute(
+            sa.update(EventDelivery)
+            .where(EventDelivery.id == delivery_id, EventDelivery.locked_by == self.name)
+            .values(status=status, locked_by=None, locked_until=None, updated_at=utcnow(), **values)
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
+        db.session.commit()
+        return bool(changed == 1)
+
+    def run_once(self) -> int:
+        """Deliver due messages until none is due or a stop was requested; returns how many
+        were attempted."""
+        attempted = 0
+        while not self.stopping and (delivery_id := self.claim()) is not None:
+            if self.stopping:
+                self.release(delivery_id)
+                break
+            self.deliver(delivery_id)
+            attempted += 1
+        return attempted
+
+    def run(self, jobs: Sequence[PeriodicJob] = (), poll_interval: float = 1.0) -> None:
+        """Loop until SIGTERM or SIGINT: deliver due messages, run each of ``jobs`` when due.
+
+        A signal lets the message in flight finish (at most ``timeout`` seconds) and be
+        recorded; a message claimed but not yet sent is released. Then the loop returns.
+        """
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        next_run = {job.name: 0.0 for job in jobs}
+        log.info("worker %s started", self.name)
+        while not self.stopping:
+            for job in jobs:
+                if time.monotonic() >= next_run[job.name] and not self.stopping:
+                    next_run[job.name] = time.monotonic() + job.every
+                    _run_job(job)
+            if self.run_once() == 0 and not self.stopping:
+                time.sleep(poll_interval)
+        log.info("worker %s stopped", self.name)
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        log.info("worker %s: signal %d, stopping after the current message", self.name, signum)
+        self.stopping = True
+
+
+def reconcile_stripe_events() -> int:
+    """Apply Stripe events of the last 3 days that our webhook missed (Stripe retries webhooks
+    for up to 3 days, so older ones were either delivered or reported failed); already
+    processed events are no-ops. Returns how many were newly applied."""
+    since = int((utcnow() - RECONCILE_WINDOW).timestamp())
+    db.session.rollback()  # no transaction open across the call to Stripe
+    events = gateway().list_events(created_gte=since, types=list(HANDLED_TYPES))
+    return sum(handle_event(event, source="reconcile") == "processed" for event in events)
+
+
+def sweep_expired_payments() -> int:
+    """Bring open payments whose Checkout Session should have expired in line with Stripe
+    (the session's state is applied: expired, or paid after all). Returns how many were looked at."""
+    overdue = db.session.scalars(
+        sa.select(Payment.stripe_checkout_session_id)
+        .where(Payment.status == PaymentStatus.OPEN, Payment.expires_at < utcnow())
+        .limit(100)
+    ).all()
+    db.session.rollback()
+    for session_id in overdue:
+        if session_id is not None:
+            session = gateway().retrieve_checkout_session(session_id)
+            apply_checkout_session(session, source="worker")
+            db.session.commit()
+    return len(overdue)
+
+
+def periodic_jobs() -> list[PeriodicJob]:
+    """What ``flask worker`` runs besides delivery: reconciliation every 5 minutes, the expiry
+    sweep every minute."""
+    return [
+        PeriodicJob("reconcile", 300, reconcile_stripe_events),
+        PeriodicJob("expiry_sweep", 60, sweep_expired_payments),
+    ]
+
+
+def _run_job(job: PeriodicJob) -> None:
+    try:
+        job.run()
+    except GatewayDown as exc:
+        db.session.rollback()
+        log.warning("periodic job %s: Stripe unreachable (%s); will retry", job.name, exc)
+    except Exception:
+        db.session.rollback()
+        log.exception("periodic job %s failed", job.name)
+
+
+def status_counts() -> dict[str, int]:
+    """Messages per status: ``{"pending": n, "retrying": n, "succeeded": n, "failed": n}``."""
+    rows = db.session.execute(
+        sa.select(EventDelivery.status, sa.func.count()).group_by(EventDelivery.status)
+    ).all()
+    counts = dict.fromkeys(STATUSES, 0)
+    counts.update({status: int(count) for status, count in rows})
+    db.session.rollback()
+    return counts
