@@ -1,0 +1,129 @@
+"""Fixtures for the notification tests: a scriptable webhook receiver, fast retries, payments."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from werkzeug.wrappers import Request, Response
+
+from app.extensions import db
+from app.models import Payment, new_id, utcnow
+from app.payments.states import PaymentStatus
+from app.payments.transitions import move
+from tests.conftest import ServerThread, free_port
+
+
+@dataclass
+class Received:
+    """One request the receiver got (header names in lower case)."""
+
+    headers: dict[str, str]
+    body: str
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers["webhook-id"]
+
+    @property
+    def event(self) -> dict[str, Any]:
+        return json.loads(self.body)  # type: ignore[no-any-return]
+
+
+@dataclass
+class Receiver:
+    """A merchant's webhook receiver on 127.0.0.1. ``replies`` is consumed one per request
+    (an int status, or ``("sleep", seconds)``); when empty it answers ``default``."""
+
+    url: str = ""
+    received: list[Received] = field(default_factory=list)
+    replies: list[Any] = field(default_factory=list)
+    default: Any = 200
+    delay: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        request = Request(environ)
+        with self.lock:
+            self.received.append(
+                Received({k.lower(): v for k, v in request.headers.items()}, request.get_data(as_text=True))
+            )
+            reply = self.replies.pop(0) if self.replies else self.default
+        time.sleep(self.delay)
+        if isinstance(reply, tuple):
+            time.sleep(reply[1])
+            reply = 200
+        headers = {"Location": "https://elsewhere.example/"} if 300 <= reply < 400 else {}
+        return Response(f"reply {reply}", status=reply, headers=headers)(environ, start_response)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    handle = Receiver()
+    server = ServerThread(handle.wsgi, free_port())
+    handle.url = server.url + "/hooks"
+    yield handle
+    server.stop()
+
+
+@pytest.fixture
+def notify_app(app: Flask) -> Iterator[Flask]:
+    """The app allowing http://127.0.0.1 endpoints, retrying at once (three retries)."""
+    saved = {k: app.config[k] for k in ("WEBHOOK_ALLOW_PRIVATE_URLS", "WEBHOOK_RETRY_SCHEDULE")}
+    app.config.update(WEBHOOK_ALLOW_PRIVATE_URLS=True, WEBHOOK_RETRY_SCHEDULE=[0, 0, 0])
+    yield app
+    app.config.update(saved)
+
+
+@pytest.fixture
+def make_payment(app: Flask) -> Callable[..., str]:
+    """Insert an ``open`` payment for a merchant id and return its id."""
+
+    def make(merchant_id: str, order_id: str = "A-1001") -> str:
+        now = utcnow()
+        with app.app_context():
+            payment = Payment(
+                id=new_id("pay"),
+                merchant_id=merchant_id,
+                order_id=order_id,
+                live_order_id=order_id,
+                status=PaymentStatus.OPEN.value,
+                currency="usd",
+                amount_total=3000,
+                amount_refunded=0,
+                line_items=[{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
+                metadata_={},
+                success_url="https://shop.example/thanks",
+                cancel_url="https://shop.example/cart",
+                checkout_url="http://127.0.0.1/pay/x",
+                expires_at=now + timedelta(hours=1),
+                request_fingerprint="f" * 64,
+                stripe_idempotency_key="k" * 32,
+                stripe_checkout_session_id="cs_test_" + new_id("x"),
+                created_at=now,
+                updated_at=now,
+            )
+            db.session.add(payment)
+            db.session.commit()
+            return payment.id
+
+    return make
+
+
+@pytest.fixture
+def transition(app: Flask) -> Callable[[str, PaymentStatus], None]:
+    """Move a payment to a status through the state machine, and commit."""
+
+    def run(payment_id: str, target: PaymentStatus) -> None:
+        with app.app_context():
+            assert move(db.session.get_one(Payment, payment_id), target, source="worker")
+            db.session.commit()
+
+    return run
