@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -42,3 +43,19 @@ def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) 
     stamp = int(time.time()) if timestamp is None else timestamp
     mac = hmac.new(secret.encode(), f"{stamp}.".encode() + payload, hashlib.sha256).hexdigest()
     return f"t={stamp},v1={mac}"
+
+
+@contextmanager
+def gateway_replaced(app: Any, *, api_base: str, secret_key: str = "sk_test_suite") -> Iterator[None]:
+    """Within the block, the app talks to Stripe at ``api_base`` with ``secret_key`` (no retries),
+    e.g. a closed port to play "Stripe is down", or a key Stripe refuses."""
+    from app.stripe_gateway import StripeGateway
+
+    working = app.extensions["stripe_gateway"]
+    app.extensions["stripe_gateway"] = StripeGateway(
+        secret_key, api_base=api_base, webhook_secrets=["unused"], timeout=1, max_network_retries=0
+    )
+    try:
+        yield
+    finally:
+        app.extensions["stripe_gateway"] = working

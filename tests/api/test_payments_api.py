@@ -6,8 +6,10 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import IdempotencyKey, Payment, utcnow
-from app.stripe_gateway import StripeGateway
-from tests.helpers import payment_body
+from tests.helpers import gateway_replaced, payment_body
+
+#: Nothing listens on the discard port: the gateway cannot connect.
+STRIPE_DOWN = "http://127.0.0.1:9"
 
 
 def post(client, merchant, body=None, key=None, **kw):
@@ -140,18 +142,8 @@ def test_second_live_payment_for_an_order_is_409_with_its_id(client, merchant, s
 def test_gateway_down_is_502_then_the_same_request_completes_with_one_session(
     app, client, merchant, sandbox_ctl
 ):
-    working = app.extensions["stripe_gateway"]
-    app.extensions["stripe_gateway"] = StripeGateway(
-        "sk_test_suite",
-        api_base="http://127.0.0.1:9",
-        webhook_secrets=["x"],
-        timeout=1,
-        max_network_retries=0,
-    )
-    try:
+    with gateway_replaced(app, api_base=STRIPE_DOWN):
         down = post(client, merchant, key="retry-me")
-    finally:
-        app.extensions["stripe_gateway"] = working
     assert down.status_code == 502
     assert down.get_json()["error"]["code"] == "gateway_unavailable"
     with app.app_context():
@@ -167,32 +159,16 @@ def test_gateway_down_is_502_then_the_same_request_completes_with_one_session(
 
 
 def test_retry_without_key_resumes_the_pending_payment(app, client, merchant, sandbox_ctl):
-    working = app.extensions["stripe_gateway"]
-    app.extensions["stripe_gateway"] = StripeGateway(
-        "sk_test_suite",
-        api_base="http://127.0.0.1:9",
-        webhook_secrets=["x"],
-        timeout=1,
-        max_network_retries=0,
-    )
-    try:
+    with gateway_replaced(app, api_base=STRIPE_DOWN):
         assert post(client, merchant).status_code == 502
-    finally:
-        app.extensions["stripe_gateway"] = working
     retried = post(client, merchant)
     assert retried.status_code == 201 and retried.get_json()["status"] == "open"
     assert payment_count(app) == 1
 
 
 def test_gateway_rejection_is_422_and_the_payment_fails(app, client, merchant, sandbox_ctl):
-    working = app.extensions["stripe_gateway"]
-    app.extensions["stripe_gateway"] = StripeGateway(
-        "sk_live_not_allowed_in_sandbox", api_base=sandbox_ctl.url, webhook_secrets=["x"]
-    )
-    try:
+    with gateway_replaced(app, api_base=sandbox_ctl.url, secret_key="sk_live_refused_by_the_sandbox"):
         response = post(client, merchant)
-    finally:
-        app.extensions["stripe_gateway"] = working
     assert response.status_code == 422
     error = response.get_json()["error"]
     assert error["code"] == "gateway_rejected"
