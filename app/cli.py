@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import click
 from flask import Flask
@@ -73,10 +74,52 @@ def worker_status_command() -> None:
     click.echo(json.dumps(status_counts()))
 
 
+payments_cli = AppGroup("payments", help="Operate on payments: reconciliation with Stripe.")
+
+
+@payments_cli.command("reconcile")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=600,
+    show_default=True,
+    help="Check pending/open/processing payments and pending refunds unchanged for this many seconds.",
+)
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+@click.option(
+    "--events-window",
+    type=click.IntRange(min=0),
+    default=30 * 24 * 3600,
+    show_default=True,
+    help="Read Stripe events created in the last this many seconds (Stripe keeps 30 days).",
+)
+def reconcile_command(older_than: int, dry_run: bool, events_window: int) -> None:
+    """Catch up with Stripe after missed webhooks: process unseen Stripe events, then ask Stripe
+    about stale payments and refunds. Prints each change and a summary line; exits 1 if any
+    object could not be reconciled."""
+    from .payments.reconcile import reconcile
+
+    progress = None
+    if sys.stdout.isatty():
+
+        def progress(items, label):  # type: ignore[no-untyped-def]
+            return click.progressbar(items, label=label.capitalize(), show_pos=True)
+
+    report = reconcile(older_than=older_than, dry_run=dry_run, progress=progress, events_window=events_window)
+    for change in report.changes:
+        click.echo(("would change " if dry_run else "changed ") + str(change))
+    for error in report.errors:
+        click.echo(f"error: {error}", err=True)
+    click.echo(report.summary())
+    if report.errors:
+        sys.exit(1)
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to ``app``."""
     app.cli.add_command(merchants_cli)
     app.cli.add_command(worker_cli)
+    app.cli.add_command(payments_cli)
     if app.config["DEMO_STOREFRONT"]:
         from .demo import demo_cli
 

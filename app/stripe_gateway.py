@@ -22,10 +22,21 @@ from stripe import StripeClient
 class GatewayError(Exception):
     """Base of gateway failures; ``code`` and ``message`` come from Stripe's error object."""
 
-    def __init__(self, message: str, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        code: str | None = None,
+        *,
+        error_type: str | None = None,
+        http_status: int | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.code = code
+        #: Stripe's error ``type`` (``card_error``, ``invalid_request_error``,
+        #: ``idempotency_error``, ...) and the HTTP status, when Stripe answered.
+        self.error_type = error_type
+        self.http_status = http_status
 
 
 class GatewayDown(GatewayError):
@@ -84,9 +95,11 @@ class StripeGateway:
             raise GatewayDown(exc.user_message or str(exc), exc.code) from exc
         except stripe.StripeError as exc:
             status = exc.http_status or 500
+            error_type = getattr(exc.error, "type", None) if exc.error is not None else None
+            details = {"error_type": error_type, "http_status": exc.http_status}
             if status >= 500:
-                raise GatewayDown(exc.user_message or str(exc), exc.code) from exc
-            raise GatewayRejected(exc.user_message or str(exc), exc.code) from exc
+                raise GatewayDown(exc.user_message or str(exc), exc.code, **details) from exc
+            raise GatewayRejected(exc.user_message or str(exc), exc.code, **details) from exc
 
     def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         """Create a Checkout Session (``POST /v1/checkout/sessions``); returns the session."""
@@ -127,6 +140,27 @@ class StripeGateway:
     def retrieve_refund(self, refund_id: str) -> dict[str, Any]:
         """Retrieve a Refund."""
         return self._call(self._client.v1.refunds.retrieve, refund_id)
+
+    def list_refunds(
+        self, *, payment_intent: str | None = None, charge: str | None = None
+    ) -> list[dict[str, Any]]:
+        """All refunds of a PaymentIntent or a charge (``GET /v1/refunds``), newest first,
+        following Stripe's pagination (``starting_after``)."""
+        params: dict[str, Any] = {"limit": 100}
+        if payment_intent:
+            params["payment_intent"] = payment_intent
+        if charge:
+            params["charge"] = charge
+        return self._list(self._client.v1.refunds.list, params)
+
+    def _list(self, fn: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        while True:
+            page = self._call(fn, params=params)
+            items.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return items
+            params = {**params, "starting_after": page["data"][-1]["id"]}
 
     def list_events(self, *, created_gte: int, types: list[str]) -> list[dict[str, Any]]:
         """All events created at or after ``created_gte`` (unix seconds) of the given types,

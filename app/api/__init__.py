@@ -58,4 +58,11 @@ def unexpected_error(exc: Exception) -> Response:
     return json_response(500, body)
 
 
-from . import events, openapi, payments, webhook_endpoints  # noqa: E402,F401  (routes register on import)
+from . import (  # noqa: E402,F401  (routes register on import)
+    events,
+    openapi,
+    payments,
+    refunds,
+    timeline,
+    webhook_endpoints,
+)

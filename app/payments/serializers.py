@@ -1,11 +1,11 @@
-"""The API's JSON representation of payments (and, later, refunds and events)."""
+"""The API's JSON representation of payments, refunds and timeline entries."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Payment, Refund
+from ..models import Payment, PaymentEvent, Refund
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -60,4 +60,27 @@ def refund_to_dict(refund: Refund) -> dict[str, Any]:
         "failure_reason": refund.failure_reason,
         "stripe_refund_id": refund.stripe_refund_id,
         "created_at": rfc3339(refund.created_at),
+    }
+
+
+def timeline_entry_to_dict(entry: PaymentEvent) -> dict[str, Any]:
+    """One entry of a payment's timeline as the API returns it.
+
+    ``{"id": int, "object": "payment_event", "payment_id", "type" (payment.requested, …,
+    refund.failed), "source" (api, redirect, webhook, reconcile, worker), "refund_id",
+    "stripe_event_id", "stripe_object_id", "data": {...}, "created_at": RFC 3339 UTC}``.
+    ``data`` depends on the type (amounts in minor units): e.g. ``payment.failed_attempt`` has
+    ``code``, ``decline_code`` and ``message`` as Stripe gave them.
+    """
+    return {
+        "id": entry.id,
+        "object": "payment_event",
+        "payment_id": entry.payment_id,
+        "type": entry.type,
+        "source": entry.source,
+        "refund_id": entry.refund_id,
+        "stripe_event_id": entry.stripe_event_id,
+        "stripe_object_id": entry.stripe_object_id,
+        "data": entry.data or {},
+        "created_at": rfc3339(entry.created_at),
     }

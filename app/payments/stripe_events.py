@@ -2,26 +2,86 @@
 
 :func:`handle_event` records the event id under a unique key and applies the event in the same
 unit of work, so an event is applied at most once however often it is delivered or fetched.
+
+An event's ``data.object`` is a snapshot taken when the event was created; events arrive late,
+twice, and in any order (Stripe, "Webhooks: event ordering" — "Stripe doesn't guarantee the
+delivery of events in the order in which they're generated"). So before deciding, the current
+object is fetched from Stripe (outside any database transaction) and applied through the same
+forward-only paths as the success page and the API:
+
+===========================================  ==============================================
+event                                        what is fetched and applied
+===========================================  ==============================================
+``checkout.session.completed``,              the Checkout Session (PaymentIntent and latest
+``…expired``, ``…async_payment_succeeded``,  charge expanded) →
+``…async_payment_failed``                    :func:`~app.payments.fulfilment.apply_checkout_session`
+``payment_intent.payment_failed``            nothing: the snapshot *is* the record of that
+                                             attempt → ``payment.failed_attempt``
+``refund.created``, ``refund.updated``,      the Refund →
+``refund.failed``                            :func:`~app.payments.refunds.apply_stripe_refund`
+``charge.refunded``                          the charge's refunds (``GET /v1/refunds``) → same
+===========================================  ==============================================
+
+A refund event for a payment we do not yet know as paid (its ``checkout.session.completed`` is
+still on its way) first applies the payment's current Checkout Session, so the refund has a
+paid payment to settle against.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
-from ..models import StripeEvent, utcnow
-from .fulfilment import apply_checkout_session
+from ..models import Payment, StripeEvent, utcnow
+from ..stripe_gateway import GatewayRejected, gateway
+from .fulfilment import apply_checkout_session, payment_for_intent, payment_for_session, record_failed_attempt
+from .refunds import apply_stripe_refund, payment_for_stripe_object, payment_for_stripe_refund
+from .states import PAID
 
 log = logging.getLogger(__name__)
 
-#: The event types this service acts on (also what reconciliation asks Stripe's Events API for).
-HANDLED_TYPES = (
+SESSION_EVENTS = (
     "checkout.session.completed",
     "checkout.session.expired",
+    "checkout.session.async_payment_succeeded",
+    "checkout.session.async_payment_failed",
 )
+REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed")
+
+#: The event types this service acts on (also what reconciliation asks Stripe's Events API for;
+#: Stripe accepts at most 20 ``types``).
+HANDLED_TYPES = (
+    *SESSION_EVENTS,
+    "payment_intent.payment_failed",
+    "charge.refunded",
+    *REFUND_EVENTS,
+)
+
+
+@dataclass
+class EventResult:
+    """What :func:`process_event` did: ``outcome`` (``processed``, ``duplicate``,
+    ``ignored``), the payment concerned and its status before and after."""
+
+    outcome: str
+    payment_id: str | None = None
+    status_before: str | None = None
+    status_after: str | None = None
+    amount_refunded_before: int | None = None
+    amount_refunded_after: int | None = None
+
+    @property
+    def changed(self) -> bool:
+        """Whether the payment's status or refunded amount changed."""
+        return (self.status_before, self.amount_refunded_before) != (
+            self.status_after,
+            self.amount_refunded_after,
+        )
 
 
 def _claim_event(event: dict[str, Any], source: str) -> bool:
@@ -40,20 +100,109 @@ def handle_event(event: dict[str, Any], *, source: str) -> str:
     ``source`` is ``webhook`` or ``reconcile`` (written on the timeline). Commits. Returns what
     happened: ``"duplicate"`` (already processed), ``"ignored"`` (a type we do not act on, or an
     object that is not ours) or ``"processed"``. Exceptions propagate (nothing is committed), so
-    the webhook answers 5xx and Stripe retries.
+    the webhook answers 5xx and Stripe retries — including :class:`GatewayDown` when the current
+    object could not be fetched.
     """
+    return process_event(event, source=source).outcome
+
+
+def process_event(event: dict[str, Any], *, source: str, dry_run: bool = False) -> EventResult:
+    """:func:`handle_event` with the details; ``dry_run`` rolls the unit of work back instead
+    of committing (nothing is recorded, the event stays unseen)."""
     db.session.rollback()  # start from a clean unit of work
-    if not _claim_event(event, source):
+    if db.session.scalar(sa.select(StripeEvent.id).where(StripeEvent.id == event["id"])) is not None:
+        db.session.rollback()
         log.info("stripe event %s (%s) already processed", event["id"], event["type"])
-        return "duplicate"
+        return EventResult("duplicate")
+    event_type = event["type"]
     obj = event["data"]["object"]
-    outcome = "processed"
-    match event["type"]:
-        case "checkout.session.completed" | "checkout.session.expired":
-            if apply_checkout_session(obj, source=source, stripe_event_id=event["id"]) is None:
-                outcome = "ignored"
-        case _:
-            log.info("stripe event %s of type %s ignored", event["id"], event["type"])
-            outcome = "ignored"
-    db.session.commit()
-    return outcome
+
+    # 1. Is it ours, and about which payment? (a short read, ended before Stripe is called)
+    payment = _payment_for(event_type, obj)
+    snapshot = (payment.id, payment.status, payment.amount_refunded) if payment is not None else None
+    session_id = payment.stripe_checkout_session_id if payment is not None else None
+    db.session.rollback()
+
+    # 2. Fetch the current state from Stripe, with no transaction open.
+    fresh: Any = None
+    session: dict[str, Any] | None = None
+    if snapshot is not None:
+        if event_type in SESSION_EVENTS:
+            fresh = _current(gateway().retrieve_checkout_session, obj["id"], obj)
+        elif event_type in REFUND_EVENTS:
+            fresh = [_current(gateway().retrieve_refund, obj["id"], obj)]
+        elif event_type == "charge.refunded":
+            fresh = _charge_refunds(obj)
+        if (event_type in REFUND_EVENTS or event_type == "charge.refunded") and snapshot[1] not in PAID:
+            if session_id:
+                session = _current(gateway().retrieve_checkout_session, session_id, None)
+
+    # 3. Claim the event and apply it in one unit of work.
+    if not _claim_event(event, source):
+        log.info("stripe event %s (%s) already processed", event["id"], event_type)
+        return EventResult("duplicate")
+    if snapshot is None:
+        log.info("stripe event %s of type %s ignored (not ours or not handled)", event["id"], event_type)
+        _finish(dry_run)
+        return EventResult("ignored")
+    common = {"source": source, "stripe_event_id": event["id"]}
+    if event_type in SESSION_EVENTS:
+        apply_checkout_session(fresh, event_type=event_type, **common)
+    elif event_type == "payment_intent.payment_failed":
+        record_failed_attempt(obj, created=event.get("created"), **common)
+    else:
+        if session is not None:
+            apply_checkout_session(session, **common)
+        for stripe_refund in fresh:
+            apply_stripe_refund(stripe_refund, **common)
+    after = db.session.get(Payment, snapshot[0])
+    result = EventResult(
+        "processed",
+        payment_id=snapshot[0],
+        status_before=snapshot[1],
+        status_after=after.status if after is not None else None,
+        amount_refunded_before=snapshot[2],
+        amount_refunded_after=after.amount_refunded if after is not None else None,
+    )
+    _finish(dry_run)
+    return result
+
+
+def _finish(dry_run: bool) -> None:
+    if dry_run:
+        db.session.rollback()
+    else:
+        db.session.commit()
+
+
+def _payment_for(event_type: str, obj: dict[str, Any]) -> Payment | None:
+    if event_type in SESSION_EVENTS:
+        return payment_for_session(obj)
+    if event_type == "payment_intent.payment_failed":
+        return payment_for_intent(obj)
+    if event_type in REFUND_EVENTS:
+        return payment_for_stripe_refund(obj)
+    if event_type == "charge.refunded":
+        return payment_for_stripe_object(obj)
+    return None
+
+
+def _current(fetch: Any, object_id: str, fallback: dict[str, Any] | None) -> Any:
+    """``fetch(object_id)``; if Stripe does not know the object (4xx), ``fallback``.
+
+    :class:`GatewayDown` propagates: the event is then not claimed and will be retried.
+    """
+    try:
+        return fetch(object_id)
+    except GatewayRejected as exc:
+        log.warning("could not fetch %s (%s); deciding on the event's snapshot", object_id, exc.message)
+        return fallback
+
+
+def _charge_refunds(charge: dict[str, Any]) -> list[dict[str, Any]]:
+    try:
+        return gateway().list_refunds(charge=charge["id"])
+    except GatewayRejected as exc:
+        log.warning("could not list refunds of %s (%s); using the event's", charge["id"], exc.message)
+        embedded = charge.get("refunds")
+        return list(embedded.get("data") or []) if isinstance(embedded, dict) else []

@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Payment, PaymentEvent, Refund, utcnow
 from ..notifications.outbox import emit
-from .states import ALLOWED_FROM, PaymentStatus
+from .states import (
+    ALLOWED_FROM,
+    REFUND_REVERSED_FROM,
+    REFUND_SUCCEEDED_FROM,
+    PaymentStatus,
+    status_for_refunded,
+)
 
 #: Where a change came from (the ``source`` of a timeline entry).
 SOURCES = ("api", "redirect", "webhook", "reconcile", "worker")
@@ -84,3 +90,30 @@ def move(
         data=data,
     )
     return True
+
+
+def move_refunded(payment: Payment, amount_refunded: int, *, reversal: bool) -> bool:
+    """Set a paid payment's ``amount_refunded`` (minor units) and the status it implies.
+
+    ``reversal`` is False when a refund succeeded (the total grew: ``REFUND_SUCCEEDED_FROM``)
+    and True when a refund that had succeeded failed later (the total shrank: the one backwards
+    move, ``REFUND_REVERSED_FROM``; see :mod:`app.payments.states`). Compare-and-set like
+    :func:`move`. No ``payment.*`` timeline entry is written: the caller records the
+    ``refund.succeeded`` / ``refund.failed`` entry that caused the change, after this call, so
+    that the entry (and the merchant's notification) sees the new totals. Returns True if the
+    row changed; the caller should hold the payment's row lock.
+    """
+    target = status_for_refunded(payment.amount_total, amount_refunded)
+    table = REFUND_REVERSED_FROM if reversal else REFUND_SUCCEEDED_FROM
+    allowed = table.get(target)
+    if allowed is None:
+        db.session.refresh(payment)
+        return False
+    result = db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.status.in_(allowed))
+        .values(status=target.value, amount_refunded=amount_refunded, updated_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
+    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
