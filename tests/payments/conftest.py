@@ -38,7 +38,9 @@ class Shop:
     # -- merchant API ----------------------------------------------------------------------
 
     def create(self, **overrides: Any) -> dict[str, Any]:
-        response = self.client.post("/api/v1/payments", json=payment_body(**overrides), headers=self.merchant.headers)
+        response = self.client.post(
+            "/api/v1/payments", json=payment_body(**overrides), headers=self.merchant.headers
+        )
         assert response.status_code == 201, response.get_json()
         return response.get_json()  # type: ignore[no-any-return]
 
@@ -67,12 +69,16 @@ class Shop:
 
     # -- shopper ---------------------------------------------------------------------------
 
-    def pay(self, payment: dict[str, Any], card_number: str = "4242424242424242", **extra: Any) -> dict[str, Any]:
+    def pay(
+        self, payment: dict[str, Any], card_number: str = "4242424242424242", **extra: Any
+    ) -> dict[str, Any]:
         return self.sandbox.pay(payment["stripe_checkout_session_id"], card_number=card_number, **extra)
 
     def pay_by_bank(self, payment: dict[str, Any], account_number: str = "000123456789") -> dict[str, Any]:
         return self.sandbox.pay(
-            payment["stripe_checkout_session_id"], payment_method="us_bank_account", account_number=account_number
+            payment["stripe_checkout_session_id"],
+            payment_method="us_bank_account",
+            account_number=account_number,
         )
 
     def paid(self, card_number: str = "4242424242424242", **overrides: Any) -> dict[str, Any]:
@@ -104,13 +110,17 @@ class Shop:
         with self.app.app_context():
             return list(
                 db.session.scalars(
-                    sa.select(PaymentEvent.type).where(PaymentEvent.payment_id == payment_id).order_by(PaymentEvent.id)
+                    sa.select(PaymentEvent.type)
+                    .where(PaymentEvent.payment_id == payment_id)
+                    .order_by(PaymentEvent.id)
                 )
             )
 
     def seen(self, event_type: str) -> int:
         with self.app.app_context():
-            return len(db.session.scalars(sa.select(StripeEvent.id).where(StripeEvent.type == event_type)).all())
+            return len(
+                db.session.scalars(sa.select(StripeEvent.id).where(StripeEvent.type == event_type)).all()
+            )
 
 
 def session_event_matcher(payment: dict[str, Any], *types: str) -> Callable[[dict[str, Any]], bool]:
@@ -124,7 +134,9 @@ def session_event_matcher(payment: dict[str, Any], *types: str) -> Callable[[dic
 
 
 @pytest.fixture
-def shop(app: Flask, client: FlaskClient, merchant: Any, sandbox_ctl: Any, stripe_client: stripe.StripeClient) -> Shop:
+def shop(
+    app: Flask, client: FlaskClient, merchant: Any, sandbox_ctl: Any, stripe_client: stripe.StripeClient
+) -> Shop:
     sandbox_ctl.webhooks(True)
     yield Shop(app=app, client=client, merchant=merchant, sandbox=sandbox_ctl, stripe=stripe_client)
     sandbox_ctl.webhooks(True)
