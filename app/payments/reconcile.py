@@ -112,7 +112,8 @@ def reconcile(
 
     ``older_than``: seconds since a ``pending``/``open``/``processing`` payment or a
     ``pending`` refund last changed before it is checked. ``events_window``: seconds of
-    Stripe events to read. ``progress`` wraps each sweep's items (see :data:`Progress`).
+    Stripe events to read (0: skip the events sweep). ``progress`` wraps each sweep's items
+    (see :data:`Progress`).
     Needs an application context. Never raises for one object's failure (Stripe unreachable,
     an unexpected error): it is logged, added to ``errors`` and the run goes on; a failure to
     list events is one error too.
@@ -121,7 +122,8 @@ def reconcile(
     wrap = progress or _no_progress
     now = utcnow()
     touched: set[str] = set()
-    _sweep_events(report, now - timedelta(seconds=events_window), dry_run, wrap, touched)
+    if events_window > 0:
+        _sweep_events(report, now - timedelta(seconds=events_window), dry_run, wrap, touched)
     cutoff = now - timedelta(seconds=older_than)
     _sweep_payments(report, cutoff, dry_run, wrap, touched)
     _sweep_refunds(report, cutoff, dry_run, wrap)

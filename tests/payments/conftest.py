@@ -137,7 +137,13 @@ def session_event_matcher(payment: dict[str, Any], *types: str) -> Callable[[dic
 def shop(
     app: Flask, client: FlaskClient, merchant: Any, sandbox_ctl: Any, stripe_client: stripe.StripeClient
 ) -> Shop:
+    state = sandbox_ctl.wsgi.sandbox_state
+    offset = state.clock_offset
     sandbox_ctl.webhooks(True)
     yield Shop(app=app, client=client, merchant=merchant, sandbox=sandbox_ctl, stripe=stripe_client)
     sandbox_ctl.webhooks(True)
     sandbox_ctl.control("deliveries/flush", timeout=15)
+    # The sandbox clock only moves forward (``clock/advance``) and is shared by the whole session:
+    # put it back, or later sessions created with ``expires_in=1800`` would be refused.
+    with state.lock:
+        state.clock_offset = offset
