@@ -34,8 +34,8 @@ from flask import current_app
 from ..extensions import db
 from ..models import DeliveryAttempt, Event, EventDelivery, Payment, WebhookEndpoint, utcnow
 from ..payments.fulfilment import apply_checkout_session
+from ..payments.reconcile import reconcile
 from ..payments.states import PaymentStatus
-from ..payments.stripe_events import HANDLED_TYPES, handle_event
 from ..stripe_gateway import GatewayDown, gateway
 from .delivery import TIMEOUT, Message, Outcome, send
 from .endpoints import signing_secrets
@@ -48,7 +48,6 @@ LEASE = timedelta(seconds=60)
 #: Message statuses that still want an attempt.
 DUE_STATUSES = ("pending", "retrying")
 STATUSES = ("pending", "retrying", "succeeded", "failed")
-RECONCILE_WINDOW = timedelta(days=3)
 
 
 @dataclass(frozen=True)
@@ -236,16 +235,6 @@ class Worker:
         self.stopping = True
 
 
-def reconcile_stripe_events() -> int:
-    """Apply Stripe events of the last 3 days that our webhook missed (Stripe retries webhooks
-    for up to 3 days, so older ones were either delivered or reported failed); already
-    processed events are no-ops. Returns how many were newly applied."""
-    since = int((utcnow() - RECONCILE_WINDOW).timestamp())
-    db.session.rollback()  # no transaction open across the call to Stripe
-    events = gateway().list_events(created_gte=since, types=list(HANDLED_TYPES))
-    return sum(handle_event(event, source="reconcile") == "processed" for event in events)
-
-
 def sweep_expired_payments() -> int:
     """Bring open payments whose Checkout Session should have expired in line with Stripe
     (the session's state is applied: expired, or paid after all). Returns how many were looked at."""
@@ -264,12 +253,19 @@ def sweep_expired_payments() -> int:
 
 
 def periodic_jobs() -> list[PeriodicJob]:
-    """What ``flask worker`` runs besides delivery: reconciliation every 5 minutes, the expiry
-    sweep every minute."""
+    """What ``flask worker`` runs besides delivery: reconciliation with Stripe (missed webhooks,
+    unsettled payments and refunds; :func:`app.payments.reconcile.reconcile`) every 5 minutes,
+    and the expiry sweep every minute."""
     return [
-        PeriodicJob("reconcile", 300, reconcile_stripe_events),
+        PeriodicJob("reconcile", 300, _reconcile),
         PeriodicJob("expiry_sweep", 60, sweep_expired_payments),
     ]
+
+
+def _reconcile() -> None:
+    """Run reconciliation and log its one-line summary."""
+    report = reconcile()
+    log.info("%s", report.summary())
 
 
 def _run_job(job: PeriodicJob) -> None:
