@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1/checkout_test
 
-# Development defaults: the embedded SQLite file and the sandbox, never real Stripe.
-DEV_ENV := APP_ENV=development STRIPE_API_BASE=http://127.0.0.1:12111 \
+# Development defaults: the embedded SQLite file and the sandbox, never real Stripe. SECRET_KEY is
+# pinned so that the web process, the worker and `demo setup` derive the same webhook secrets.
+DEV_ENV := APP_ENV=development SECRET_KEY=dev-only-not-secret STRIPE_API_BASE=http://127.0.0.1:12111 \
 	STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_WEBHOOK_SECRET=whsec_sandbox \
 	PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
 

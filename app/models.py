@@ -219,11 +219,11 @@ class Event(db.Model):  # type: ignore[name-defined]
 class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
     """A merchant's webhook endpoint (``we_…``).
 
-    ``secret`` (``whsec_…``) is stored as is: Standard Webhooks signatures are HMACs, so
-    signing needs the raw key (a hash would not do). ``previous_secret`` also signs until
-    ``previous_secret_expires_at`` after a rotation. ``status`` is enabled, disabled (it
-    answered 410, see ``disabled_reason``) or deleted; ``flagged_at`` is set when a message
-    to it exhausted its retries.
+    The signing secret (``whsec_…``) is not stored: it is derived from ``SECRET_KEY``, the id
+    and ``secret_version`` (``app.notifications.endpoints.derive_secret``), which rotation
+    increments; ``previous_secret_version`` also signs until ``previous_secret_expires_at``.
+    ``status`` is enabled, disabled (it answered 410, see ``disabled_reason``) or deleted;
+    ``flagged_at`` is set when a message to it exhausted its retries.
     """
 
     __tablename__ = "webhook_endpoints"
@@ -233,8 +233,8 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
     url: Mapped[str] = mapped_column(sa.String(2048))
     enabled_events: Mapped[list[str]] = mapped_column(sa.JSON)
     description: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
-    secret: Mapped[str] = mapped_column(sa.String(100))
-    previous_secret: Mapped[str | None] = mapped_column(sa.String(100), nullable=True)
+    secret_version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    previous_secret_version: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     previous_secret_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="enabled")
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)

@@ -123,6 +123,7 @@ def app(database_url: str, ports: dict[str, int], sandbox_server: Sandbox) -> It
         {
             "APP_ENV": "testing",
             "TESTING": True,
+            "SECRET_KEY": "test-secret-key",
             "SQLALCHEMY_DATABASE_URI": database_url,
             "STRIPE_API_BASE": sandbox_server.url,
             "STRIPE_SECRET_KEY": "sk_test_suite",

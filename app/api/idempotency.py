@@ -8,6 +8,10 @@ errors, 502 ``gateway_unavailable``) are not stored: the key is released instead
 
 The key row is claimed and released in short transactions of its own, never held across the
 work (which calls Stripe).
+
+Secrets are never stored: a top-level ``"secret"`` member of a response (a webhook endpoint's
+signing secret, at creation and rotation) is stored as ``null``. A view that returns one passes
+``on_replay``, which rebuilds it (from the database) when the stored body is replayed.
 """
 
 from __future__ import annotations
@@ -32,6 +36,10 @@ RETENTION = timedelta(hours=24)
 LEASE = timedelta(seconds=60)
 #: Error statuses whose outcome is not stored, so that the same request can be retried.
 RETRYABLE_STATUSES = frozenset({400, 401, 404, 500, 502, 503})
+#: Top-level response members stored as ``null`` (``on_replay`` may restore them).
+REDACTED_MEMBERS = ("secret",)
+
+ReplayHook = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
@@ -48,7 +56,21 @@ def json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(json.dumps(body), status=status, mimetype="application/json")
 
 
-def _claim(merchant: Merchant, key: str, request_fingerprint: str) -> IdempotencyKey | Response:
+def redacted(body: dict[str, Any]) -> dict[str, Any]:
+    """``body`` as stored for replay: members of ``REDACTED_MEMBERS`` replaced by ``None``."""
+    return {k: (None if k in REDACTED_MEMBERS else v) for k, v in body.items()}
+
+
+def _replay(status: int, stored: str, on_replay: ReplayHook | None) -> Response:
+    body = json.loads(stored) if on_replay is not None and stored else None
+    if not isinstance(body, dict) or on_replay is None:
+        return Response(stored, status=status, mimetype="application/json")
+    return json_response(status, on_replay(body))
+
+
+def _claim(
+    merchant: Merchant, key: str, request_fingerprint: str, on_replay: ReplayHook | None = None
+) -> IdempotencyKey | Response:
     now = utcnow()
     row = IdempotencyKey(
         merchant_id=merchant.id,
@@ -69,7 +91,7 @@ def _claim(merchant: Merchant, key: str, request_fingerprint: str) -> Idempotenc
     if existing.created_at < now - RETENTION:
         db.session.delete(existing)
         db.session.commit()
-        return _claim(merchant, key, request_fingerprint)
+        return _claim(merchant, key, request_fingerprint, on_replay)
     if existing.request_fingerprint != request_fingerprint:
         db.session.commit()
         raise Unprocessable(
@@ -78,8 +100,9 @@ def _claim(merchant: Merchant, key: str, request_fingerprint: str) -> Idempotenc
             param="Idempotency-Key",
         )
     if existing.response_status is not None:
+        status, stored = existing.response_status, existing.response_body or ""
         db.session.commit()
-        return Response(existing.response_body, status=existing.response_status, mimetype="application/json")
+        return _replay(status, stored, on_replay)
     taken = db.session.execute(
         sa.update(IdempotencyKey)
         .where(
@@ -116,12 +139,15 @@ def run_idempotent(
     key: str | None,
     request_fingerprint: str,
     work: Callable[[], tuple[int, dict[str, Any]]],
+    on_replay: ReplayHook | None = None,
 ) -> Response:
     """Run ``work`` (returning ``(status, body)``) at most once per ``key``; see module doc.
 
-    With no key, ``work`` simply runs. Raises :class:`InvalidRequest` for an over-long key,
-    :class:`Unprocessable` / :class:`Conflict` as described above, and re-raises the
-    :class:`ServiceError` of ``work`` after storing it when it is final.
+    With no key, ``work`` simply runs. The stored body has its ``REDACTED_MEMBERS`` set to
+    ``null``; on a replay, ``on_replay`` (if given) gets that body (a dict) and returns the one
+    to send, e.g. with the secret filled in again. Raises :class:`InvalidRequest` for an
+    over-long key, :class:`Unprocessable` / :class:`Conflict` as described above, and
+    re-raises the :class:`ServiceError` of ``work`` after storing it when it is final.
     """
     if key is None:
         return json_response(*work())
@@ -129,7 +155,7 @@ def run_idempotent(
         raise InvalidRequest(
             f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} characters.", param="Idempotency-Key"
         )
-    claimed = _claim(merchant, key, request_fingerprint)
+    claimed = _claim(merchant, key, request_fingerprint, on_replay)
     if isinstance(claimed, Response):
         return claimed
     row_id = claimed.id
@@ -144,6 +170,5 @@ def run_idempotent(
     except BaseException:
         _finish(row_id, None, None)
         raise
-    response = json_response(status, body)
-    _finish(row_id, status, response.get_data(as_text=True))
-    return response
+    _finish(row_id, status, json.dumps(redacted(body)))
+    return json_response(status, body)

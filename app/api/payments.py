@@ -16,7 +16,7 @@ from ..payments.schemas import parse_payment_create
 from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
 from . import bp
-from .idempotency import fingerprint, json_response, run_idempotent
+from .idempotency import ReplayHook, fingerprint, json_response, run_idempotent
 from .pagination import paginate
 
 
@@ -41,13 +41,15 @@ def json_body() -> Any:
     return body
 
 
-def idempotent(work: Any) -> Response:
-    """Run ``work`` under the request's ``Idempotency-Key`` header, if any."""
+def idempotent(work: Any, on_replay: ReplayHook | None = None) -> Response:
+    """Run ``work`` under the request's ``Idempotency-Key`` header, if any (``on_replay``: see
+    ``run_idempotent``)."""
     return run_idempotent(
         g.merchant,
         request.headers.get("Idempotency-Key"),
         fingerprint(request.method, request.path, request.get_data()),
         work,
+        on_replay,
     )
 
 

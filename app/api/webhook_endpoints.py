@@ -1,6 +1,8 @@
 """``/api/v1/webhook_endpoints``: register, list, retrieve, delete, and rotate the secret.
 
-The signing ``secret`` is in the response only when it is created (POST, rotate_secret).
+The signing ``secret`` is in the response only when it is created (POST, rotate_secret). The
+idempotency store keeps those responses with ``secret: null``; a replay fills in the endpoint's
+current secret (:func:`refill_secret`).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from flask import Response, g
 from ..errors import NotFound
 from ..extensions import db
 from ..models import WebhookEndpoint
-from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret
+from ..notifications.endpoints import create_endpoint, current_secret, delete_endpoint, rotate_secret
 from ..notifications.serializers import endpoint_to_dict
 from . import bp
 from .idempotency import json_response
@@ -29,6 +31,17 @@ def get_endpoint_or_404(endpoint_id: str) -> WebhookEndpoint:
     return endpoint
 
 
+def refill_secret(body: dict[str, Any]) -> dict[str, Any]:
+    """``on_replay`` hook: a replayed create/rotate response gets the endpoint's current secret
+    (stored as ``null``); left ``null`` if the endpoint is gone or no longer the merchant's."""
+    if "secret" not in body or not isinstance(body.get("id"), str):
+        return body
+    endpoint = db.session.get(WebhookEndpoint, body["id"])
+    if endpoint is None or endpoint.merchant_id != g.merchant.id or endpoint.status == "deleted":
+        return body
+    return {**body, "secret": current_secret(endpoint)}
+
+
 @bp.post("/webhook_endpoints")
 def create_webhook_endpoint() -> Response:
     """Register an endpoint ``{url, enabled_events, description?}``; 201 with its ``secret``."""
@@ -39,7 +52,7 @@ def create_webhook_endpoint() -> Response:
         endpoint, secret = create_endpoint(merchant, body)
         return 201, endpoint_to_dict(endpoint, secret=secret)
 
-    return idempotent(work)
+    return idempotent(work, on_replay=refill_secret)
 
 
 @bp.get("/webhook_endpoints")
@@ -73,4 +86,4 @@ def rotate_webhook_secret(endpoint_id: str) -> Response:
     def work() -> tuple[int, dict[str, Any]]:
         return 200, endpoint_to_dict(endpoint, secret=rotate_secret(endpoint))
 
-    return idempotent(work)
+    return idempotent(work, on_replay=refill_secret)

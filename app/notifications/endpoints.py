@@ -1,15 +1,18 @@
 """Webhook endpoints: register, list, delete, rotate the signing secret.
 
 Secrets follow the Standard Webhooks specification (https://www.standardwebhooks.com/, "Signature
-scheme"): ``whsec_`` + base64 of 32 random bytes, used as an HMAC-SHA256 key. Because signing
-needs the raw key, the secret is stored as is in ``webhook_endpoints.secret`` (a hash would be
-useless); it is never logged and only returned once, at creation and at rotation.
+scheme"): ``whsec_`` + base64 of 32 bytes, used as an HMAC-SHA256 key. They are derived, never
+stored: ``HMAC-SHA256(SECRET_KEY, "webhook-endpoint:<endpoint id>:<version>")``, with only the
+integer ``secret_version`` in the database (so web and worker processes must share
+``SECRET_KEY``; changing it changes every endpoint's secret). A secret is never logged and is
+returned only at creation and at rotation (and on an idempotent replay of those).
 """
 
 from __future__ import annotations
 
 import base64
-import secrets
+import hashlib
+import hmac
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -20,14 +23,23 @@ from ..models import Merchant, WebhookEndpoint, new_id, utcnow
 from ..payments.schemas import parse_webhook_endpoint_create
 from ..url_guard import check_webhook_url
 
-SECRET_BYTES = 32
 #: How long the previous secret keeps signing after a rotation.
 PREVIOUS_SECRET_LIFETIME = timedelta(hours=24)
 
 
-def new_secret() -> str:
-    """A fresh signing secret: ``whsec_`` + base64 of 32 random bytes (the spec asks for 24-64)."""
-    return "whsec_" + base64.b64encode(secrets.token_bytes(SECRET_BYTES)).decode()
+def derive_secret(endpoint_id: str, version: int) -> str:
+    """The signing secret of version ``version`` of endpoint ``endpoint_id``: ``whsec_`` + base64
+    of HMAC-SHA256(``SECRET_KEY``, ``"webhook-endpoint:<id>:<version>"``), 32 bytes (the spec
+    asks for 24-64)."""
+    key = current_app.config["SECRET_KEY"]
+    key_bytes = key.encode() if isinstance(key, str) else bytes(key)
+    digest = hmac.new(key_bytes, f"webhook-endpoint:{endpoint_id}:{version}".encode(), hashlib.sha256)
+    return "whsec_" + base64.b64encode(digest.digest()).decode()
+
+
+def current_secret(endpoint: WebhookEndpoint) -> str:
+    """``endpoint``'s current signing secret."""
+    return derive_secret(endpoint.id, endpoint.secret_version)
 
 
 def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, str]:
@@ -41,20 +53,19 @@ def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, 
     parsed = parse_webhook_endpoint_create(body)
     check_webhook_url(parsed.url, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"])
     events = ["*"] if "*" in parsed.enabled_events else list(dict.fromkeys(parsed.enabled_events))
-    secret = new_secret()
     endpoint = WebhookEndpoint(
         id=new_id("we"),
         merchant_id=merchant.id,
         url=parsed.url,
         enabled_events=events,
         description=parsed.description,
-        secret=secret,
+        secret_version=1,
         status="enabled",
         created_at=utcnow(),
     )
     db.session.add(endpoint)
     db.session.commit()
-    return endpoint, secret
+    return endpoint, current_secret(endpoint)
 
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
@@ -65,24 +76,23 @@ def delete_endpoint(endpoint: WebhookEndpoint) -> None:
 
 
 def rotate_secret(endpoint: WebhookEndpoint) -> str:
-    """Give ``endpoint`` a new secret and return it; the old one also signs for 24 hours, so
-    each message carries two signatures meanwhile (the spec allows several, space-separated).
-    Commits."""
-    secret = new_secret()
-    endpoint.previous_secret = endpoint.secret
+    """Give ``endpoint`` a new secret (the next version) and return it; the old one also signs
+    for 24 hours, so each message carries two signatures meanwhile (the spec allows several,
+    space-separated). Commits."""
+    endpoint.previous_secret_version = endpoint.secret_version
     endpoint.previous_secret_expires_at = utcnow() + PREVIOUS_SECRET_LIFETIME
-    endpoint.secret = secret
+    endpoint.secret_version = endpoint.secret_version + 1
     db.session.commit()
-    return secret
+    return current_secret(endpoint)
 
 
 def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     """The secrets that sign a message sent at ``now``: the current one, and the previous one
     while it has not expired."""
-    keys = [endpoint.secret]
-    expires = endpoint.previous_secret_expires_at
-    if endpoint.previous_secret and expires is not None and now < expires:
-        keys.append(endpoint.previous_secret)
+    keys = [current_secret(endpoint)]
+    previous, expires = endpoint.previous_secret_version, endpoint.previous_secret_expires_at
+    if previous is not None and expires is not None and now < expires:
+        keys.append(derive_secret(endpoint.id, previous))
     return keys
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -224,3 +225,64 @@ def test_a_deleted_endpoint_gets_nothing(notify_app, client, merchant, receiver,
     assert receiver.received == []
     with notify_app.app_context():
         assert db.session.get_one(WebhookEndpoint, endpoint["id"]).status == "deleted"
+
+
+def _rows_containing(app: Flask, needle: str) -> list[str]:
+    """``table.column`` of every stored value (any table) whose text contains ``needle``."""
+    found = []
+    with app.app_context():
+        for table in db.metadata.sorted_tables:
+            for row in db.session.execute(sa.select(table)).mappings():
+                found += [f"{table.name}.{col}" for col, value in row.items() if needle in str(value)]
+        db.session.rollback()
+    return found
+
+
+def test_signing_secrets_are_stored_nowhere_and_an_idempotent_replay_shows_the_current_one(
+    notify_app, client, merchant, receiver, make_payment, transition
+):
+    headers = {**merchant.headers, "Idempotency-Key": "create-endpoint-1"}
+    body = {"url": receiver.url, "enabled_events": ["*"]}
+    created = client.post("/api/v1/webhook_endpoints", json=body, headers=headers)
+    assert created.status_code == 201 and created.json["secret"].startswith("whsec_")
+    secret = created.json["secret"]
+    assert _rows_containing(notify_app, secret) == []
+    with notify_app.app_context():
+        stored = db.session.scalars(sa.text("SELECT response_body FROM idempotency_keys")).all()
+        endpoint_row = db.session.get_one(WebhookEndpoint, created.json["id"])
+        assert endpoint_row.secret_version == 1
+    assert [json.loads(s)["secret"] for s in stored] == [None]
+
+    replayed = client.post("/api/v1/webhook_endpoints", json=body, headers=headers)
+    assert replayed.status_code == 201
+    assert replayed.json == created.json
+    with notify_app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(WebhookEndpoint)) == 1
+
+    transition(make_payment(merchant.id), PaymentStatus.SUCCEEDED)
+    drain(notify_app)
+    got = receiver.received[0]
+    assert Webhook(replayed.json["secret"]).verify(got.body, got.headers)["type"] == "payment.succeeded"
+
+
+def test_a_replayed_rotation_shows_the_current_secret_which_is_stored_nowhere(
+    notify_app, client, merchant, receiver, make_payment, transition
+):
+    endpoint = register(client, merchant, receiver.url)
+    headers = {**merchant.headers, "Idempotency-Key": "rotate-1"}
+    path = f"/api/v1/webhook_endpoints/{endpoint['id']}/rotate_secret"
+    rotated = client.post(path, headers=headers).json
+    replayed = client.post(path, headers=headers).json
+    assert replayed == rotated and rotated["secret"] != endpoint["secret"]
+    for secret in (endpoint["secret"], rotated["secret"]):
+        assert _rows_containing(notify_app, secret) == []
+    with notify_app.app_context():
+        row = db.session.get_one(WebhookEndpoint, endpoint["id"])
+        assert (row.secret_version, row.previous_secret_version) == (2, 1)
+
+    transition(make_payment(merchant.id), PaymentStatus.SUCCEEDED)
+    drain(notify_app)
+    got = receiver.received[0]
+    assert len(got.headers["webhook-signature"].split(" ")) == 2
+    Webhook(replayed["secret"]).verify(got.body, got.headers)
+    Webhook(endpoint["secret"]).verify(got.body, got.headers)
