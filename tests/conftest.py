@@ -159,9 +159,19 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
 
 
 @pytest.fixture
-def sandbox_ctl(sandbox_server: Sandbox, live_server: str) -> Sandbox:
-    """The sandbox, with the app's live server up to receive its webhooks."""
-    return sandbox_server
+def sandbox_ctl(sandbox_server: Sandbox, live_server: str) -> Iterator[Sandbox]:
+    """The sandbox, with the app's live server up to receive its webhooks.
+
+    The sandbox clock only moves forward (``clock/advance``) and is shared by the session: each
+    test starts and ends on real time, so that one test's advance cannot make Stripe refuse
+    another's ``expires_at``.
+    """
+    state = sandbox_server.wsgi.sandbox_state
+    with state.lock:
+        state.clock_offset = 0.0
+    yield sandbox_server
+    with state.lock:
+        state.clock_offset = 0.0
 
 
 @pytest.fixture

@@ -262,9 +262,13 @@ def periodic_jobs() -> list[PeriodicJob]:
     ]
 
 
+#: How far back each scheduled run reads Stripe's Events API (the CLI can go back 30 days).
+RECONCILE_EVENTS_WINDOW = 3 * 86400
+
+
 def _reconcile() -> None:
     """Run reconciliation and log its one-line summary."""
-    report = reconcile()
+    report = reconcile(events_window=RECONCILE_EVENTS_WINDOW)
     log.info("%s", report.summary())
 
 

@@ -56,12 +56,15 @@ def test_two_workers_in_parallel_deliver_every_message_once(
     endpoint_for(merchant, receiver.url)
     for n in range(30):
         transition(make_payment(merchant.id, f"A-{n}"), PaymentStatus.SUCCEEDED)
-    receiver.delay = 0.02
+    receiver.delay = 0.05
     attempted: dict[str, int] = {}
+    start = threading.Barrier(2)
 
     def work(name: str) -> None:
         with notify_app.app_context():
-            attempted[name] = Worker(name=name).run_once()
+            worker = Worker(name=name)
+            start.wait()
+            attempted[name] = worker.run_once()
 
     threads = [threading.Thread(target=work, args=(name,)) for name in ("w1", "w2")]
     for thread in threads:

@@ -137,15 +137,7 @@ def session_event_matcher(payment: dict[str, Any], *types: str) -> Callable[[dic
 def shop(
     app: Flask, client: FlaskClient, merchant: Any, sandbox_ctl: Any, stripe_client: stripe.StripeClient
 ) -> Shop:
-    state = sandbox_ctl.wsgi.sandbox_state
-    with state.lock:  # start on the real time, whatever earlier tests advanced
-        offset, state.clock_offset = state.clock_offset, 0.0
     sandbox_ctl.webhooks(True)
     yield Shop(app=app, client=client, merchant=merchant, sandbox=sandbox_ctl, stripe=stripe_client)
     sandbox_ctl.webhooks(True)
     sandbox_ctl.control("deliveries/flush", timeout=15)
-    # The sandbox clock only moves forward (``clock/advance``) and is shared by the whole session:
-    # put it back as it was, so that what we advanced does not leak into other tests (sessions
-    # created with ``expires_in=1800`` are refused once the sandbox clock is ahead).
-    with state.lock:
-        state.clock_offset = offset
