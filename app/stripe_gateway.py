@@ -96,10 +96,10 @@ class StripeGateway:
         except stripe.StripeError as exc:
             status = exc.http_status or 500
             error_type = getattr(exc.error, "type", None) if exc.error is not None else None
-            details = {"error_type": error_type, "http_status": exc.http_status}
-            if status >= 500:
-                raise GatewayDown(exc.user_message or str(exc), exc.code, **details) from exc
-            raise GatewayRejected(exc.user_message or str(exc), exc.code, **details) from exc
+            kind = GatewayDown if status >= 500 else GatewayRejected
+            raise kind(
+                exc.user_message or str(exc), exc.code, error_type=error_type, http_status=exc.http_status
+            ) from exc
 
     def create_checkout_session(self, params: dict[str, Any], *, idempotency_key: str) -> dict[str, Any]:
         """Create a Checkout Session (``POST /v1/checkout/sessions``); returns the session."""

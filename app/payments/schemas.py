@@ -177,9 +177,7 @@ class PaymentCreate(_Strict):
     @field_validator("success_url", "cancel_url")
     @classmethod
     def _redirect_url(cls, url: str, info: ValidationInfo) -> str:
-        allowed = {
-            domain.lower().strip("[]") for domain in info.context["allowed_domains"]
-        }
+        allowed = {domain.lower().strip("[]") for domain in (info.context or {})["allowed_domains"]}
         _check_redirect_url(url, allowed)
         return url
 
@@ -233,13 +231,9 @@ def _check_redirect_url(url: str, allowed_hosts: set[str]) -> None:
             "Must be an absolute URL such as 'https://shop.example/thanks'.",
         )
     if parts.username is not None or parts.password is not None:
-        raise PydanticCustomError(
-            "url_invalid", "URLs cannot contain a user name or password."
-        )
+        raise PydanticCustomError("url_invalid", "URLs cannot contain a user name or password.")
     if parts.scheme == "http" and host not in LOCAL_HOSTS:
-        raise PydanticCustomError(
-            "url_invalid", "Must use https (http is only accepted for localhost)."
-        )
+        raise PydanticCustomError("url_invalid", "Must use https (http is only accepted for localhost).")
     if host not in allowed_hosts:
         raise PydanticCustomError(
             "url_host_not_allowed",
@@ -268,9 +262,7 @@ class WebhookEndpointCreate(_Strict):
     description: StrictStr | None = Field(default=None, max_length=500)
 
 
-def parse_payment_create(
-    body: object, allowed_domains: Collection[str]
-) -> PaymentCreate:
+def parse_payment_create(body: object, allowed_domains: Collection[str]) -> PaymentCreate:
     """Validate a ``POST /api/v1/payments`` body.
 
     ``body``: the decoded JSON, expected to be an object with ``order_id`` (1-64 chars),
@@ -324,9 +316,7 @@ def parse_limit(value: str | None) -> int:
     return int(value)
 
 
-def _parse(
-    model: type[_Model], body: object, context: dict[str, Any] | None = None
-) -> _Model:
+def _parse(model: type[_Model], body: object, context: dict[str, Any] | None = None) -> _Model:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", param=None)
     try:

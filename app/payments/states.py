@@ -132,6 +132,6 @@ def refund_status_from_stripe(status: str | None) -> RefundStatus:
     """Our refund status for a Stripe refund ``status`` (``requires_action`` and unknown or
     missing values are ``pending``: the refund is not settled yet)."""
     try:
-        return RefundStatus(status)
+        return RefundStatus(status or R.PENDING)
     except ValueError:
         return R.PENDING

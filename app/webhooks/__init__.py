@@ -12,11 +12,11 @@ import logging
 
 from flask import Blueprint, Response, request
 
+from ..api.idempotency import json_response
 from ..errors import ServiceError
 from ..extensions import db
-from ..stripe_gateway import SignatureInvalid, gateway
 from ..payments.stripe_events import handle_event
-from ..api.idempotency import json_response
+from ..stripe_gateway import SignatureInvalid, gateway
 
 log = logging.getLogger(__name__)
 

@@ -40,10 +40,7 @@ def body(**changes):
 
 
 def items(*line_items):
-    return [
-        {"name": "Item", "unit_amount": 100, "quantity": 1, **item}
-        for item in line_items
-    ]
+    return [{"name": "Item", "unit_amount": 100, "quantity": 1, **item} for item in line_items]
 
 
 def error(data, domains=DOMAINS):
@@ -67,9 +64,7 @@ def test_valid_body():
     payment = parse_payment_create(VALID, DOMAINS)
     assert payment.order_id == "A-1001"
     assert payment.currency == "usd"
-    assert [(i.name, i.unit_amount, i.quantity) for i in payment.line_items] == [
-        ("T-shirt", 1500, 2)
-    ]
+    assert [(i.name, i.unit_amount, i.quantity) for i in payment.line_items] == [("T-shirt", 1500, 2)]
     assert payment.customer_email == "ada@example.com"
     assert payment.metadata == {"cart": "c_77"}
     assert payment.expires_in == 3600
@@ -79,9 +74,7 @@ def test_valid_body():
 
 
 def test_optional_fields_default():
-    payment = parse_payment_create(
-        body(customer_email=..., metadata=..., expires_in=...), DOMAINS
-    )
+    payment = parse_payment_create(body(customer_email=..., metadata=..., expires_in=...), DOMAINS)
     assert payment.customer_email is None
     assert payment.metadata == {}
     assert payment.expires_in == 86400
@@ -114,15 +107,11 @@ def test_fingerprint_is_stable_and_sensitive():
         ),
         min_size=1,
         max_size=100,
-    ).filter(
-        lambda li: 50 <= sum(i["unit_amount"] * i["quantity"] for i in li) <= 99_999_999
-    )
+    ).filter(lambda li: 50 <= sum(i["unit_amount"] * i["quantity"] for i in li) <= 99_999_999)
 )
 def test_amount_total_is_the_sum_of_line_items(line_items):
     payment = parse_payment_create(body(line_items=line_items), DOMAINS)
-    assert payment.amount_total == sum(
-        i["unit_amount"] * i["quantity"] for i in line_items
-    )
+    assert payment.amount_total == sum(i["unit_amount"] * i["quantity"] for i in line_items)
 
 
 # --- body shape, required and unknown fields ------------------------------------------------
@@ -133,9 +122,7 @@ def test_body_must_be_an_object(data):
     assert_rejected(data, None)
 
 
-@pytest.mark.parametrize(
-    "field", ["order_id", "currency", "line_items", "success_url", "cancel_url"]
-)
+@pytest.mark.parametrize("field", ["order_id", "currency", "line_items", "success_url", "cancel_url"])
 def test_required_fields(field):
     message = assert_rejected(body(**{field: ...}), field)
     assert message == f"Missing required parameter: {field}."
@@ -155,9 +142,7 @@ def test_unknown_top_level_field(field):
 
 
 def test_unknown_line_item_field():
-    message = assert_rejected(
-        body(line_items=items({}, {"tax": 5})), "line_items[1].tax"
-    )
+    message = assert_rejected(body(line_items=items({}, {"tax": 5})), "line_items[1].tax")
     assert message == "Unknown parameter: line_items[1].tax."
 
 
@@ -185,14 +170,7 @@ def test_unsupported_currency(currency):
 
 
 def test_line_item_count():
-    assert (
-        len(
-            parse_payment_create(
-                body(line_items=items(*[{}] * 100)), DOMAINS
-            ).line_items
-        )
-        == 100
-    )
+    assert len(parse_payment_create(body(line_items=items(*[{}] * 100)), DOMAINS).line_items) == 100
     assert_rejected(body(line_items=items(*[{}] * 101)), "line_items")
     assert_rejected(body(line_items=[]), "line_items")
     assert_rejected(body(line_items={"name": "x"}), "line_items")
@@ -204,9 +182,7 @@ def test_line_item_name_length():
     assert_rejected(body(line_items=items({"name": ""})), "line_items[0].name")
 
 
-@pytest.mark.parametrize(
-    ("quantity", "ok"), [(0, False), (1, True), (10000, True), (10001, False)]
-)
+@pytest.mark.parametrize(("quantity", "ok"), [(0, False), (1, True), (10000, True), (10001, False)])
 def test_quantity_bounds(quantity, ok):
     data = body(line_items=items({"quantity": quantity, "unit_amount": 50}))
     if ok:
@@ -217,9 +193,7 @@ def test_quantity_bounds(quantity, ok):
 
 @pytest.mark.parametrize("value", [1.0, "2", True, None])
 def test_quantity_must_be_an_integer(value):
-    assert_rejected(
-        body(line_items=items({"quantity": value})), "line_items[0].quantity"
-    )
+    assert_rejected(body(line_items=items({"quantity": value})), "line_items[0].quantity")
 
 
 @pytest.mark.parametrize("value", [-1, 15.5, 1500.0, True, False, "1500", None, [1500]])
@@ -229,9 +203,7 @@ def test_unit_amount_must_be_a_non_negative_integer(value):
 
 
 def test_free_line_items_are_allowed_when_the_total_reaches_the_minimum():
-    payment = parse_payment_create(
-        body(line_items=items({"unit_amount": 0}, {"unit_amount": 50})), DOMAINS
-    )
+    payment = parse_payment_create(body(line_items=items({"unit_amount": 0}, {"unit_amount": 50})), DOMAINS)
     assert payment.amount_total == 50
 
 
@@ -245,27 +217,19 @@ def test_usd_minimum():
 
 
 def test_total_is_checked_not_each_item():
-    parse_payment_create(
-        body(line_items=items({"unit_amount": 25}, {"unit_amount": 25})), DOMAINS
-    )
+    parse_payment_create(body(line_items=items({"unit_amount": 25}, {"unit_amount": 25})), DOMAINS)
     assert_rejected(body(line_items=items({"unit_amount": 0})), "line_items")
 
 
 def test_zero_decimal_minimum_jpy():
-    payment = parse_payment_create(
-        body(currency="jpy", line_items=items({"unit_amount": 50})), DOMAINS
-    )
+    payment = parse_payment_create(body(currency="jpy", line_items=items({"unit_amount": 50})), DOMAINS)
     assert payment.amount_total == 50
-    message = assert_rejected(
-        body(currency="jpy", line_items=items({"unit_amount": 49})), "line_items"
-    )
+    message = assert_rejected(body(currency="jpy", line_items=items({"unit_amount": 49})), "line_items")
     assert "¥50" in message
 
 
 def test_minimum_message_is_formatted_for_the_currency():
-    message = assert_rejected(
-        body(currency="gbp", line_items=items({"unit_amount": 29})), "line_items"
-    )
+    message = assert_rejected(body(currency="gbp", line_items=items({"unit_amount": 29})), "line_items")
     assert "£0.30" in message
 
 
@@ -287,10 +251,7 @@ def test_three_decimal_amounts_must_end_in_zero():
 
 def test_maximum_total():
     at_max = items({"unit_amount": 33_333_333, "quantity": 3})
-    assert (
-        parse_payment_create(body(line_items=at_max), DOMAINS).amount_total
-        == 99_999_999
-    )
+    assert parse_payment_create(body(line_items=at_max), DOMAINS).amount_total == 99_999_999
     over = items({"unit_amount": 50_000_000, "quantity": 2})
     assert "$999,999.99" in assert_rejected(body(line_items=over), "line_items")
     assert_rejected(body(line_items=items({"unit_amount": 100_000_000})), "line_items")
@@ -371,10 +332,7 @@ def test_url_must_be_a_string():
 
 @pytest.mark.parametrize("email", ["ada@example.com", "a.b+tag@mail.example.co.uk"])
 def test_good_email(email):
-    assert (
-        parse_payment_create(body(customer_email=email), DOMAINS).customer_email
-        == email
-    )
+    assert parse_payment_create(body(customer_email=email), DOMAINS).customer_email == email
 
 
 @pytest.mark.parametrize(
@@ -386,20 +344,13 @@ def test_bad_email(email):
 
 
 def test_null_email_is_absent():
-    assert (
-        parse_payment_create(body(customer_email=None), DOMAINS).customer_email is None
-    )
+    assert parse_payment_create(body(customer_email=None), DOMAINS).customer_email is None
 
 
-@pytest.mark.parametrize(
-    ("seconds", "ok"), [(1799, False), (1800, True), (86400, True), (86401, False)]
-)
+@pytest.mark.parametrize(("seconds", "ok"), [(1799, False), (1800, True), (86400, True), (86401, False)])
 def test_expires_in_bounds(seconds, ok):
     if ok:
-        assert (
-            parse_payment_create(body(expires_in=seconds), DOMAINS).expires_in
-            == seconds
-        )
+        assert parse_payment_create(body(expires_in=seconds), DOMAINS).expires_in == seconds
     else:
         assert_rejected(body(expires_in=seconds), "expires_in")
 
@@ -502,10 +453,7 @@ def test_webhook_endpoint():
     )
     assert endpoint.enabled_events == list(EVENT_TYPES)
     assert endpoint.description == "d"
-    assert (
-        parse_webhook_endpoint_create({"url": "u", "enabled_events": ["*"]}).description
-        is None
-    )
+    assert parse_webhook_endpoint_create({"url": "u", "enabled_events": ["*"]}).description is None
 
 
 @pytest.mark.parametrize(
@@ -537,9 +485,7 @@ def test_webhook_endpoint_errors(data, param):
 # --- list parameters -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("value", "expected"), [(None, 20), ("1", 1), ("100", 100), ("20", 20)]
-)
+@pytest.mark.parametrize(("value", "expected"), [(None, 20), ("1", 1), ("100", 100), ("20", 20)])
 def test_limit(value, expected):
     assert parse_limit(value) == expected
 

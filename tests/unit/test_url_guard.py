@@ -82,12 +82,8 @@ def test_hostname_resolving_to_private_address_is_rejected():
 
 
 def test_any_private_address_among_several_is_rejected():
-    rejected(
-        "https://hooks.example.com/x", resolve=resolver("93.184.216.34", "192.168.0.7")
-    )
-    rejected(
-        "https://hooks.example.com/x", resolve=resolver("2606:2800:220:1::1", "::1")
-    )
+    rejected("https://hooks.example.com/x", resolve=resolver("93.184.216.34", "192.168.0.7"))
+    rejected("https://hooks.example.com/x", resolve=resolver("2606:2800:220:1::1", "::1"))
 
 
 def test_public_address_is_accepted():
@@ -96,53 +92,35 @@ def test_public_address_is_accepted():
         allow_private=False,
         resolve=resolver("93.184.216.34"),
     )
-    check_webhook_url(
-        "https://93.184.216.34/x", allow_private=False, resolve=must_not_resolve
-    )
+    check_webhook_url("https://93.184.216.34/x", allow_private=False, resolve=must_not_resolve)
 
 
 def test_resolve_and_check_returns_vetted_addresses():
     resolve = resolver("93.184.216.34", "2606:2800:220:1::1", "93.184.216.34")
-    assert resolve_and_check(
-        "https://hooks.example.com", allow_private=False, resolve=resolve
-    ) == [
+    assert resolve_and_check("https://hooks.example.com", allow_private=False, resolve=resolve) == [
         "93.184.216.34",
         "2606:2800:220:1::1",
     ]
 
 
 def test_unresolvable_host_is_rejected():
-    assert "could not be resolved" in rejected(
-        "https://nope.invalid/", resolve=unresolvable
-    )
-    assert "could not be resolved" in rejected(
-        "https://empty.example/", resolve=resolver()
-    )
+    assert "could not be resolved" in rejected("https://nope.invalid/", resolve=unresolvable)
+    assert "could not be resolved" in rejected("https://empty.example/", resolve=resolver())
 
 
-@pytest.mark.parametrize(
-    "url", ["http://hooks.example.com/x", "ftp://hooks.example.com/x"]
-)
+@pytest.mark.parametrize("url", ["http://hooks.example.com/x", "ftp://hooks.example.com/x"])
 def test_only_https_in_production(url):
     assert "https" in rejected(url, resolve=resolver("93.184.216.34"))
 
 
-@pytest.mark.parametrize(
-    "url", ["https:///path", "https://", "not a url", "https://h:99999/"]
-)
+@pytest.mark.parametrize("url", ["https:///path", "https://", "not a url", "https://h:99999/"])
 def test_malformed_urls_are_rejected(url):
     rejected(url, resolve=resolver("93.184.216.34"))
 
 
 def test_allow_private_permits_local_http():
-    check_webhook_url(
-        "http://127.0.0.1:8000/hooks", allow_private=True, resolve=must_not_resolve
-    )
-    check_webhook_url(
-        "http://[::1]:8000/hooks", allow_private=True, resolve=must_not_resolve
-    )
-    check_webhook_url(
-        "http://localhost:8000/", allow_private=True, resolve=resolver("127.0.0.1")
-    )
+    check_webhook_url("http://127.0.0.1:8000/hooks", allow_private=True, resolve=must_not_resolve)
+    check_webhook_url("http://[::1]:8000/hooks", allow_private=True, resolve=must_not_resolve)
+    check_webhook_url("http://localhost:8000/", allow_private=True, resolve=resolver("127.0.0.1"))
     check_webhook_url("https://10.0.0.1/", allow_private=True, resolve=must_not_resolve)
     rejected("ftp://127.0.0.1/", allow_private=True)
