@@ -122,26 +122,13 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
             param="amount",
             amount_refundable=max(remaining, 0),
         )
-    now = utcnow()
-    refund = Refund(
-        id=new_id("rf"),
-        payment_id=payment_id,
+    refund = _add_pending_refund(
+        locked,
         amount=amount,
         currency=locked.currency,
         reason=request.reason,
-        metadata_=dict(request.metadata),
-        status=RefundStatus.PENDING.value,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(refund)
-    db.session.flush()
-    record(
-        locked,
-        "refund.requested",
+        metadata=dict(request.metadata),
         source=source,
-        refund=refund,
-        data={"amount": amount, "currency": locked.currency, "reason": request.reason},
     )
     db.session.commit()
     return send_refund(refund, intent_id=intent_id, source=source)
@@ -376,34 +363,58 @@ def _adopt(
     payment: Payment, stripe_refund: dict[str, Any], source: str, stripe_event_id: str | None
 ) -> Refund:
     """A local ``pending`` refund mirroring one made outside this service."""
+    return _add_pending_refund(
+        payment,
+        amount=int(stripe_refund["amount"]),
+        currency=stripe_refund.get("currency") or payment.currency,
+        reason=stripe_refund.get("reason"),
+        metadata={},
+        source=source,
+        stripe_refund_id=stripe_refund["id"],
+        stripe_event_id=stripe_event_id,
+    )
+
+
+def _add_pending_refund(
+    payment: Payment,
+    *,
+    amount: int,
+    currency: str,
+    reason: str | None,
+    metadata: dict[str, str],
+    source: str,
+    stripe_refund_id: str | None = None,
+    stripe_event_id: str | None = None,
+) -> Refund:
+    """Add a ``pending`` refund of ``amount`` (minor units) and its ``refund.requested`` timeline
+    entry to the open unit of work. ``stripe_refund_id`` is set when Stripe made the refund
+    (one adopted from the Dashboard); the entry's data then says ``"origin": "stripe"``."""
     now = utcnow()
     refund = Refund(
         id=new_id("rf"),
         payment_id=payment.id,
-        amount=int(stripe_refund["amount"]),
-        currency=stripe_refund.get("currency") or payment.currency,
-        reason=stripe_refund.get("reason"),
-        metadata_={},
+        amount=amount,
+        currency=currency,
+        reason=reason,
+        metadata_=metadata,
         status=RefundStatus.PENDING.value,
-        stripe_refund_id=stripe_refund["id"],
+        stripe_refund_id=stripe_refund_id,
         created_at=now,
         updated_at=now,
     )
     db.session.add(refund)
     db.session.flush()
+    data: dict[str, Any] = {"amount": amount, "currency": currency, "reason": reason}
+    if stripe_refund_id is not None:
+        data["origin"] = "stripe"
     record(
         payment,
         "refund.requested",
         source=source,
         refund=refund,
         stripe_event_id=stripe_event_id,
-        stripe_object_id=stripe_refund["id"],
-        data={
-            "amount": refund.amount,
-            "currency": refund.currency,
-            "reason": refund.reason,
-            "origin": "stripe",
-        },
+        stripe_object_id=stripe_refund_id,
+        data=data,
     )
     return refund
 
