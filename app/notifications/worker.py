@@ -12,6 +12,20 @@ the conditional ``UPDATE`` alone keeps a single worker (or a few) correct there.
 Retries follow ``WEBHOOK_RETRY_SCHEDULE`` (seconds before retry 1, 2, …, about 3 days in all
 by default) with ±10 % jitter; after the last retry the message is failed and its endpoint
 flagged. A 410 answer disables the endpoint.
+
+A misbehaving peer costs a bounded time, never the worker:
+
+- **Endpoints.** Each attempt has one overall deadline (``WEBHOOK_ATTEMPT_DEADLINE``, default
+  10 s; see :mod:`app.notifications.delivery`) and whatever an endpoint does is recorded as a
+  failed attempt. A worker delivers up to ``WORKER_CONCURRENCY`` messages at once (default 4),
+  each in its own thread with its own application context and database session, and keeps
+  claiming while some are in flight: an endpoint that hangs until the deadline holds one slot
+  while the other merchants' messages go out through the rest. The lease (60 s, or three
+  deadlines if longer) comfortably outlasts an attempt, so no lease runs out mid-send.
+- **The database.** An error in the loop (the database down or restarting, a lost connection)
+  is rolled back and logged, and the loop tries again after a back-off that doubles from 1 s
+  to 30 s; it carries on where it was once the database answers. An error while delivering one
+  message is logged; that message's lease runs out and it is attempted again.
 """
 
 from __future__ import annotations
@@ -22,14 +36,16 @@ import os
 import random
 import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import Flask, current_app
 
 from ..extensions import db
 from ..models import DeliveryAttempt, Event, EventDelivery, Payment, WebhookEndpoint, utcnow
@@ -37,14 +53,18 @@ from ..payments.fulfilment import apply_checkout_session
 from ..payments.reconcile import reconcile
 from ..payments.states import PaymentStatus
 from ..stripe_gateway import GatewayDown, gateway
-from .delivery import TIMEOUT, Message, Outcome, send
+from .delivery import ATTEMPT_DEADLINE, Message, Outcome, send
 from .endpoints import signing_secrets
 from .serializers import event_to_dict
 
 log = logging.getLogger(__name__)
 
-#: How long a claim lasts: longer than one attempt (15 s timeout) plus bookkeeping.
+#: How long a claim lasts at least: several attempt deadlines (10 s by default) plus bookkeeping.
 LEASE = timedelta(seconds=60)
+#: Deliveries one worker makes at once; the default of the ``WORKER_CONCURRENCY`` setting.
+CONCURRENCY = 4
+#: Seconds to wait after an error in the loop (the database down): doubling up to the second.
+ERROR_BACKOFF = (1.0, 30.0)
 #: Message statuses that still want an attempt.
 DUE_STATUSES = ("pending", "retrying")
 STATUSES = ("pending", "retrying", "succeeded", "failed")
@@ -60,16 +80,47 @@ class PeriodicJob:
 
 
 class Worker:
-    """One worker process (or thread, in tests); needs an application context.
+    """One worker process (or thread, in tests); runs in an application context.
 
-    ``timeout`` is the per-attempt HTTP timeout in seconds, ``lease`` how long a claim lasts.
+    ``deadline``: seconds one attempt may take in all (default ``WEBHOOK_ATTEMPT_DEADLINE``,
+    else 10). ``concurrency``: messages delivered at once (default ``WORKER_CONCURRENCY``,
+    else 4). ``lease``: how long a claim lasts (default 60 s, or three deadlines if longer).
     """
 
-    def __init__(self, *, name: str | None = None, timeout: float = TIMEOUT, lease: timedelta = LEASE):
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        deadline: float | None = None,
+        concurrency: int | None = None,
+        lease: timedelta | None = None,
+    ):
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
-        self.timeout = timeout
-        self.lease = lease
-        self.stopping = False
+        self._deadline, self._concurrency, self._lease = deadline, concurrency, lease
+        self._stop = threading.Event()
+
+    # The settings are read when used, in the application context the worker runs in.
+    @property
+    def deadline(self) -> float:
+        """Seconds one attempt may take in all."""
+        if self._deadline is not None:
+            return self._deadline
+        return float(current_app.config.get("WEBHOOK_ATTEMPT_DEADLINE", ATTEMPT_DEADLINE))
+
+    @property
+    def concurrency(self) -> int:
+        """How many messages are delivered at once."""
+        return self._concurrency or int(current_app.config.get("WORKER_CONCURRENCY", CONCURRENCY))
+
+    @property
+    def lease(self) -> timedelta:
+        """How long a claim lasts."""
+        return self._lease or max(LEASE, timedelta(seconds=3 * self.deadline))
+
+    @property
+    def stopping(self) -> bool:
+        """Whether SIGTERM/SIGINT asked the worker to stop."""
+        return self._stop.is_set()
 
     def claim(self) -> str | None:
         """Claim the most overdue message; return its id, or None when nothing is due."""
@@ -136,7 +187,7 @@ class Worker:
         event_id, event_type, endpoint_id = event.id, event.type, endpoint.id
         db.session.commit()  # no transaction stays open across the HTTP request
         outcome = send(
-            message, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"], timeout=self.timeout
+            message, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"], deadline=self.deadline
         )
         result = self._record(delivery_id, endpoint_id, attempt, outcome)
         log.info(
@@ -199,40 +250,88 @@ class Worker:
         db.session.commit()
         return bool(changed == 1)
 
-    def run_once(self) -> int:
-        """Deliver due messages until none is due or a stop was requested; returns how many
-        were attempted."""
+    def run_once(self, poll_interval: float = 0.2) -> int:
+        """Deliver due messages until none is due or in flight, or a stop was requested;
+        returns how many were attempted.
+
+        Up to ``concurrency`` messages are in flight at once, each delivered in a thread of its
+        own (:meth:`_deliver_in_thread`); while any is, due messages are looked for again every
+        ``poll_interval`` seconds, so a slow endpoint delays no one else. A database error while
+        claiming propagates, once the deliveries in flight have finished.
+        """
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
         attempted = 0
-        while not self.stopping and (delivery_id := self.claim()) is not None:
-            if self.stopping:
-                self.release(delivery_id)
-                break
-            self.deliver(delivery_id)
-            attempted += 1
-        return attempted
+        in_flight: set[Future[None]] = set()
+        with ThreadPoolExecutor(self.concurrency, thread_name_prefix=f"deliver-{self.name}") as pool:
+            while True:
+                while not self.stopping and len(in_flight) < self.concurrency:
+                    delivery_id = self.claim()
+                    if delivery_id is None:
+                        break
+                    if self.stopping:
+                        self.release(delivery_id)
+                        break
+                    in_flight.add(pool.submit(self._deliver_in_thread, app, delivery_id))
+                if not in_flight:
+                    return attempted
+                done, in_flight = wait(in_flight, timeout=poll_interval, return_when=FIRST_COMPLETED)
+                attempted += len(done)
+
+    def _deliver_in_thread(self, app: Flask, delivery_id: str) -> None:
+        """:meth:`deliver` in an application context (so a database session) of its own. An
+        error is logged, not raised: the message's lease runs out and it is attempted again."""
+        with app.app_context():
+            try:
+                self.deliver(delivery_id)
+            except Exception:
+                _rollback()
+                log.exception("webhook delivery %s failed; attempted again when its lease ends", delivery_id)
 
     def run(self, jobs: Sequence[PeriodicJob] = (), poll_interval: float = 1.0) -> None:
         """Loop until SIGTERM or SIGINT: deliver due messages, run each of ``jobs`` when due.
 
-        A signal lets the message in flight finish (at most ``timeout`` seconds) and be
-        recorded; a message claimed but not yet sent is released. Then the loop returns.
+        A signal lets the messages in flight finish (at most ``deadline`` seconds) and be
+        recorded; a message claimed but not yet sent is released. Then the loop returns. Any
+        error in the loop (a database outage) is rolled back and logged, and the loop goes on
+        after a back-off (``ERROR_BACKOFF``: 1 s doubling to 30 s, reset by a clean round).
         """
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         next_run = {job.name: 0.0 for job in jobs}
+        first_backoff, max_backoff = ERROR_BACKOFF
+        backoff = first_backoff
         log.info("worker %s started", self.name)
         while not self.stopping:
-            for job in jobs:
-                if time.monotonic() >= next_run[job.name] and not self.stopping:
-                    next_run[job.name] = time.monotonic() + job.every
-                    _run_job(job)
-            if self.run_once() == 0 and not self.stopping:
-                time.sleep(poll_interval)
+            try:
+                for job in jobs:
+                    if time.monotonic() >= next_run[job.name] and not self.stopping:
+                        next_run[job.name] = time.monotonic() + job.every
+                        _run_job(job)
+                idle = self.run_once(poll_interval) == 0
+            except Exception:
+                _rollback()
+                log.exception("worker %s: loop failed; trying again in %.0f s", self.name, backoff)
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, max_backoff)
+                continue
+            backoff = first_backoff
+            if idle:
+                self._stop.wait(poll_interval)
         log.info("worker %s stopped", self.name)
 
     def _request_stop(self, signum: int, frame: FrameType | None) -> None:
-        log.info("worker %s: signal %d, stopping after the current message", self.name, signum)
-        self.stopping = True
+        log.info("worker %s: signal %d, stopping after the messages in flight", self.name, signum)
+        self._stop.set()
+
+
+def _rollback() -> None:
+    """Roll the session back after an error; with the database gone this may fail too, and the
+    session is then discarded (the next use reconnects)."""
+    try:
+        db.session.rollback()
+    except Exception:
+        log.warning("rollback failed; discarding the session", exc_info=True)
+        db.session.remove()
 
 
 def sweep_expired_payments() -> int:

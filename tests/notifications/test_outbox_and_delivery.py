@@ -126,7 +126,7 @@ def test_a_timeout_is_recorded_and_retried(notify_app, client, merchant, receive
     endpoint = register(client, merchant, receiver.url)
     receiver.replies = [("sleep", 1.5)]
     transition(make_payment(merchant.id), PaymentStatus.SUCCEEDED)
-    drain(notify_app, Worker(name="impatient", timeout=0.3))
+    drain(notify_app, Worker(name="impatient", deadline=0.3))
 
     event_id = receiver.received[0].event["id"]
     (message,) = client.get(f"/api/v1/events/{event_id}/deliveries", headers=merchant.headers).json["data"]

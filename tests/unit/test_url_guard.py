@@ -76,9 +76,13 @@ def test_metadata_address_rejected_even_when_private_allowed():
     rejected("https://[fe80::1]/", allow_private=True)
 
 
-def test_hostname_resolving_to_private_address_is_rejected():
+def test_hostname_resolving_to_private_address_is_rejected_without_saying_where_it_points():
+    # Issue 7, finding 8: the answer must not map internal DNS for whoever registers a URL.
     message = rejected("https://hooks.example.com/x", resolve=resolver("10.0.0.5"))
-    assert "10.0.0.5" in message
+    assert "hooks.example.com is not publicly reachable" in message
+    assert "10.0.0.5" not in message
+    message = rejected("https://db.internal.example/x", resolve=resolver("93.184.216.34", "fd00::7"))
+    assert "fd00" not in message and "93.184" not in message
 
 
 def test_any_private_address_among_several_is_rejected():
@@ -122,5 +126,28 @@ def test_allow_private_permits_local_http():
     check_webhook_url("http://127.0.0.1:8000/hooks", allow_private=True, resolve=must_not_resolve)
     check_webhook_url("http://[::1]:8000/hooks", allow_private=True, resolve=must_not_resolve)
     check_webhook_url("http://localhost:8000/", allow_private=True, resolve=resolver("127.0.0.1"))
-    check_webhook_url("https://10.0.0.1/", allow_private=True, resolve=must_not_resolve)
+    check_webhook_url("http://127.9.9.9:8000/", allow_private=True, resolve=must_not_resolve)
+    check_webhook_url("http://[::ffff:127.0.0.1]:8000/", allow_private=True, resolve=must_not_resolve)
     rejected("ftp://127.0.0.1/", allow_private=True)
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["10.0.0.1", "172.16.0.1", "172.31.255.255", "192.168.1.1", "100.64.0.1", "[fd12:3456::1]", "[fc00::1]"],
+)
+def test_allow_private_permits_loopback_only_not_private_networks(host):
+    # Issue 7, finding 15: development mode needs the developer's own machine, not the LAN.
+    assert "not a public address" in rejected(f"https://{host}/hooks", allow_private=True)
+    assert "not a public address" in rejected(f"http://{host}:8000/hooks", allow_private=True)
+
+
+def test_allow_private_rejects_a_name_resolving_to_a_private_network():
+    rejected("http://printer.lan/", allow_private=True, resolve=resolver("127.0.0.1", "192.168.1.20"))
+    check_webhook_url("http://localhost/", allow_private=True, resolve=resolver("127.0.0.1", "::1"))
+
+
+def test_the_resolver_is_looked_up_at_call_time(monkeypatch):
+    # Delivery tests replace socket.getaddrinfo; the guard must see the same answers.
+    monkeypatch.setattr(socket, "getaddrinfo", resolver("192.168.7.7"))
+    with pytest.raises(InvalidRequest):
+        resolve_and_check("http://hooks.merchant.test/", allow_private=True)
