@@ -30,7 +30,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.client import HTTPConnection, HTTPSConnection
+from http.client import HTTPConnection, HTTPSConnection, IncompleteRead
 from types import TracebackType
 from urllib.parse import SplitResult, urlsplit
 
@@ -144,7 +144,11 @@ def _post(
                 path = (url.path or "/") + (f"?{url.query}" if url.query else "")
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
-                return response.status, response.read(RESPONSE_EXCERPT_BYTES)
+                excerpt = response.read(RESPONSE_EXCERPT_BYTES)
+                if len(excerpt) < RESPONSE_EXCERPT_BYTES and response.length:
+                    # Closed before the announced Content-Length: a broken answer, not an answer.
+                    raise IncompleteRead(excerpt, response.length)
+                return response.status, excerpt
             except Exception as exc:
                 if watchdog.fired:
                     raise TimeoutError(f"no complete answer within the deadline ({exc!r})") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,7 @@ class Received:
 
     headers: dict[str, str]
     body: str
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def webhook_id(self) -> str:
@@ -71,6 +73,68 @@ def receiver() -> Iterator[Receiver]:
     handle.url = server.url + "/hooks"
     yield handle
     server.stop()
+
+
+class RawEndpoint:
+    """A misbehaving merchant endpoint on ``host``: for each request it reads the head, then
+    sends ``head`` and ``body`` (one byte every ``trickle`` seconds when set) and closes.
+
+    ``opened``/``closed`` hold the ``time.monotonic()`` of each connection's start and end.
+    """
+
+    def __init__(self, head: bytes, body: bytes = b"", trickle: float = 0.0, host: str = "127.0.0.1"):
+        self.head, self.body, self.trickle = head, body, trickle
+        self.opened: list[float] = []
+        self.closed: list[float] = []
+        self._listener = socket.create_server((host, 0))
+        self.url = f"http://{host}:{self._listener.getsockname()[1]}/hooks"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        self.opened.append(time.monotonic())
+        try:
+            with conn:
+                received = b""
+                while b"\r\n\r\n" not in received:
+                    chunk = conn.recv(65536)
+                    if not chunk:
+                        return
+                    received += chunk
+                conn.sendall(self.head)
+                if not self.trickle:
+                    conn.sendall(self.body)
+                for byte in self.body if self.trickle else b"":
+                    time.sleep(self.trickle)
+                    conn.sendall(bytes([byte]))
+        except OSError:
+            pass  # the worker hung up: that is the point
+        finally:
+            self.closed.append(time.monotonic())
+
+    def stop(self) -> None:
+        self._listener.close()
+
+
+@pytest.fixture
+def raw_endpoint() -> Iterator[Callable[..., RawEndpoint]]:
+    """Make :class:`RawEndpoint` servers; they stop after the test."""
+    made: list[RawEndpoint] = []
+
+    def make(head: bytes, body: bytes = b"", trickle: float = 0.0, host: str = "127.0.0.1") -> RawEndpoint:
+        made.append(RawEndpoint(head, body, trickle, host))
+        return made[-1]
+
+    yield make
+    for endpoint in made:
+        endpoint.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,16 +14,7 @@ from app.models import Event, EventDelivery, Payment, WebhookEndpoint
 from app.notifications.worker import Worker, status_counts
 from app.payments.states import PaymentStatus
 from app.payments.transitions import move
-
-
-def register(client: Any, merchant: Any, url: str, events: list[str] | None = None) -> dict[str, Any]:
-    response = client.post(
-        "/api/v1/webhook_endpoints",
-        json={"url": url, "enabled_events": events or ["*"], "description": "orders"},
-        headers=merchant.headers,
-    )
-    assert response.status_code == 201, response.json
-    return response.json  # type: ignore[no-any-return]
+from tests.notifications.support import register
 
 
 def drain(app: Flask, worker: Worker | None = None) -> int:

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 from collections import Counter
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -20,22 +16,7 @@ from app.models import EventDelivery
 from app.notifications.worker import Worker, status_counts
 from app.payments.states import PaymentStatus
 from tests.helpers import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-WORKER_SCRIPT = """
-import sys
-from app import create_app
-from app.notifications.worker import Worker
-app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": sys.argv[1],
-                  "WEBHOOK_ALLOW_PRIVATE_URLS": True, "WEBHOOK_RETRY_SCHEDULE": [0, 0, 0]})
-with app.app_context():
-    Worker(name=sys.argv[2]).run(poll_interval=0.05)
-"""
-
-
-def start_worker_process(database_url: str, name: str) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "APP_ENV": "testing"}
-    return subprocess.Popen([sys.executable, "-c", WORKER_SCRIPT, database_url, name], cwd=ROOT, env=env)
+from tests.notifications.support import start_worker_process
 
 
 @pytest.fixture
