@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import socket
 import sqlite3
+import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -185,3 +186,55 @@ def test_the_worker_survives_a_database_outage_and_delivers_after_it(
                 worker.wait()
     assert [r.event["data"]["order_id"] for r in receiver.received] == ["A-1", "A-2"]
     assert "trying again in" in log_path.read_text()
+
+
+@pytest.fixture
+def test_ca(tmp_path) -> dict[str, str]:
+    """Files of a throwaway CA and a certificate it signed for ``hooks.merchant.test``."""
+    files = {name: str(tmp_path / name) for name in ("ca.key", "ca.pem", "leaf.key", "leaf.csr", "leaf.pem")}
+    (tmp_path / "san.cnf").write_text("subjectAltName=DNS:hooks.merchant.test\n")
+    for command in (
+        f"req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=Test-CA -keyout {files['ca.key']} "
+        f"-out {files['ca.pem']}",
+        f"req -newkey rsa:2048 -nodes -subj /CN=hooks.merchant.test -keyout {files['leaf.key']} "
+        f"-out {files['leaf.csr']}",
+        f"x509 -req -days 1 -in {files['leaf.csr']} -CA {files['ca.pem']} -CAkey {files['ca.key']} "
+        f"-CAcreateserial -extfile {tmp_path / 'san.cnf'} -out {files['leaf.pem']}",
+    ):
+        subprocess.run(["openssl", *command.split()], check=True, capture_output=True)
+    return files
+
+
+def test_https_to_the_pinned_address_still_checks_the_certificate_against_the_host_name(monkeypatch, test_ca):
+    server_tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_tls.load_cert_chain(test_ca["leaf.pem"], test_ca["leaf.key"])
+    server_names: list[str | None] = []
+    server_tls.sni_callback = lambda sock, name, context: server_names.append(name)  # type: ignore[assignment]
+    handle, port = Receiver(), free_port()
+    server = make_server("127.0.0.1", port, handle.wsgi, threaded=True, ssl_context=server_tls)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setattr(
+        socket,
+        "getaddrinfo",
+        lambda host, port, *a, **k: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))],
+    )
+    trust = ssl.create_default_context(cafile=test_ca["ca.pem"])
+    try:
+        good = send(
+            Message("msg_1", f"https://hooks.merchant.test:{port}/in", "{}", [SECRET]),
+            allow_private=True,
+            tls=trust,
+        )
+        wrong = send(
+            Message("msg_2", f"https://other.merchant.test:{port}/in", "{}", [SECRET]),
+            allow_private=True,
+            tls=trust,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert good.status_code == 200, good.error
+    assert server_names[0] == "hooks.merchant.test"  # SNI names the host, not the address
+    assert [r.headers["host"] for r in handle.received] == [f"hooks.merchant.test:{port}"]
+    assert wrong.status_code is None and "CERTIFICATE_VERIFY_FAILED" in (wrong.error or "")

@@ -45,6 +45,15 @@ def test_registration_refuses_urls_that_are_not_public_https(client, merchant, f
     assert response.json["error"]["param"] == "url"
 
 
+@pytest.mark.parametrize("host", ["internal.shop.example", "metadata.shop.example"])
+def test_the_refusal_does_not_say_what_an_internal_name_resolves_to(client, merchant, fake_dns, host):
+    body = {"url": f"https://{host}/hooks", "enabled_events": ["*"]}
+    response = client.post("/api/v1/webhook_endpoints", json=body, headers=merchant.headers)
+    assert response.status_code == 400
+    message = response.json["error"]["message"]
+    assert "not publicly reachable" in message and FAKE_DNS[host] not in message
+
+
 def test_a_public_https_endpoint_is_registered_and_its_secret_shown_once(client, merchant, fake_dns):
     body = {
         "url": "https://hooks.shop.example/in",
