@@ -36,6 +36,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Histogram,
+    disable_created_metrics,
     generate_latest,
     multiprocess,
 )
@@ -51,6 +52,8 @@ from .logs import bind_stripe_id
 log = structlog.get_logger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+disable_created_metrics()  # the *_created series double the page and tell Prometheus nothing
 
 HTTP_REQUESTS = Counter(
     "checkout_http_requests_total", "HTTP requests answered.", ["endpoint", "method", "status"]
@@ -68,8 +71,8 @@ STRIPE_LATENCY = Histogram(
 )
 STRIPE_EVENTS = Counter(
     "checkout_stripe_events_total",
-    "Stripe webhook deliveries received, by event type and outcome (applied, duplicate, ignored, "
-    "signature_invalid, error).",
+    "Stripe webhook deliveries received, by event type and outcome (processed, duplicate, "
+    "ignored, signature_invalid, error).",
     ["type", "outcome"],
 )
 PAYMENTS_CREATED = Counter("checkout_payments_created_total", "Payments created.")
@@ -221,7 +224,7 @@ def _count_stripe_events(view: Callable[..., Response]) -> Callable[..., Respons
             raise
         body = response.get_json(silent=True) or {}
         if response.status_code == 200:
-            outcome = str(body.get("outcome", "applied"))
+            outcome = str(body.get("outcome", "processed"))
         else:
             outcome = str((body.get("error") or {}).get("code", "error"))
         STRIPE_EVENTS.labels(g.get("stripe_event_type", "unknown"), outcome).inc()
