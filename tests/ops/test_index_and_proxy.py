@@ -35,7 +35,11 @@ def test_index_in_production_points_at_the_api(monkeypatch, tmp_path):
     assert response.json["openapi"] == "http://localhost/api/v1/openapi.json"
 
 
-FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "pay.example", "X-Forwarded-For": "203.0.113.9"}
+FORWARDED = {
+    "X-Forwarded-Proto": "https",
+    "X-Forwarded-Host": "pay.example",
+    "X-Forwarded-For": "203.0.113.9",
+}
 
 
 def test_behind_a_trusted_proxy_urls_are_https(monkeypatch, tmp_path):

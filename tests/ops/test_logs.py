@@ -56,6 +56,4 @@ def test_a_full_run_logs_no_secret_card_number_or_session_id(full_flow, json_log
 
 def test_redaction_masks_secret_shaped_text():
     line = "key mk_AbC-_9 sk_live_x whsec_y cs_test_a1b2 card 4242 4242 4242 4242 order 12345"
-    assert redact(line) == (
-        "key [redacted] [redacted] [redacted] [redacted] card [redacted] order 12345"
-    )
+    assert redact(line) == ("key [redacted] [redacted] [redacted] [redacted] card [redacted] order 12345")

@@ -35,7 +35,10 @@ def test_a_full_run_is_counted(client, full_flow):
     after = scrape(client)
     for name, labels in COUNTED:
         assert sample(after, name, **labels) >= sample(before, name, **labels) + 1, (name, labels)
-    assert sample(after, "checkout_payments_created_total") == sample(before, "checkout_payments_created_total") + 1
+    assert (
+        sample(after, "checkout_payments_created_total")
+        == sample(before, "checkout_payments_created_total") + 1
+    )
 
 
 def test_outbox_backlog_and_age_of_the_oldest_message(app, client, merchant):
@@ -47,7 +50,9 @@ def test_outbox_backlog_and_age_of_the_oldest_message(app, client, merchant):
 
         from app.models import WebhookEndpoint
 
-        endpoint = WebhookEndpoint(merchant_id=merchant.id, url="https://hooks.example/", enabled_events=["*"])
+        endpoint = WebhookEndpoint(
+            merchant_id=merchant.id, url="https://hooks.example/", enabled_events=["*"]
+        )
         event = Event(merchant_id=merchant.id, type="payment.succeeded", data={})
         db.session.add_all([endpoint, event])
         db.session.flush()
