@@ -38,7 +38,7 @@ def readyz() -> tuple[Response, int]:
             conn.execute(sa.text("SELECT 1"))
             current = _current_revisions(conn)
     except sa.exc.SQLAlchemyError as exc:
-        checks["database"] = f"unreachable: {type(exc.orig or exc).__name__}"
+        checks["database"] = f"unreachable: {type(getattr(exc, 'orig', None) or exc).__name__}"
         checks["migrations"] = "unknown: the database is unreachable"
     else:
         heads = set(_script_heads())
