@@ -49,8 +49,8 @@ def test_gunicorn_serves_https_with_json_logs_and_summed_metrics(tmp_path):
     gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [str(gunicorn), "-c", "gunicorn.conf.py", "--bind", f"127.0.0.1:{port}",
                "--certfile", str(cert), "--keyfile", str(key), "wsgi:app"]  # fmt: skip
-    stderr = (tmp_path / "stderr").open("w+")
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
+    with (tmp_path / "stderr").open("w") as stderr:
+        server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=stderr)
     base = f"https://127.0.0.1:{port}"
     try:
 
@@ -70,8 +70,8 @@ def test_gunicorn_serves_https_with_json_logs_and_summed_metrics(tmp_path):
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(30)
-    stderr.seek(0)
-    lines = [json.loads(line) for line in stderr if line.startswith("{")]
+    logged = (tmp_path / "stderr").read_text().splitlines()
+    lines = [json.loads(line) for line in logged if line.startswith("{")]
     requests_logged = [line for line in lines if line["event"] == "request" and line["path"] == "/healthz"]
     assert len(requests_logged) == 21
     assert all(len(line["request_id"]) == 32 for line in requests_logged)
