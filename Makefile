@@ -7,11 +7,8 @@ BIN := $(VENV)/bin
 PORT ?= 5000
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1/checkout_test
 
-# Development defaults: the embedded SQLite file and the sandbox, never real Stripe. SECRET_KEY is
-# pinned so that the web process, the worker and `demo setup` derive the same webhook secrets.
-DEV_ENV := APP_ENV=development SECRET_KEY=dev-only-not-secret STRIPE_API_BASE=http://127.0.0.1:12111 \
-	STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_WEBHOOK_SECRET=whsec_sandbox \
-	PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
+# Where the web and worker processes of `make run` share their Prometheus samples.
+METRICS_DIR := instance/prometheus
 
 .PHONY: install run test test-sqlite test-mysql services lint
 
@@ -23,10 +20,28 @@ $(BIN)/activate: requirements.txt
 
 install: $(BIN)/activate
 
-run: install
-	$(DEV_ENV) $(BIN)/flask --app wsgi db upgrade
-	@$(DEV_ENV) $(BIN)/flask --app wsgi demo setup --base-url http://127.0.0.1:$(PORT)
-	$(DEV_ENV) PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/honcho -f Procfile.dev start
+# The development settings, written once so that every `flask --app wsgi …` command in a new shell
+# uses them (the sandbox, never real Stripe; SQLite; fixed development secrets, so that the web
+# process, the worker and the CLI derive the same webhook secrets). Delete .env to rewrite it.
+.env:
+	@printf '%s\n' \
+		'# Development settings written by `make run` (delete this file to rewrite it; see .env.example).' \
+		'APP_ENV=development' \
+		'SECRET_KEY=dev-only-not-secret' \
+		'STRIPE_API_BASE=http://127.0.0.1:12111' \
+		'STRIPE_SECRET_KEY=sk_test_sandbox' \
+		'STRIPE_WEBHOOK_SECRET=whsec_sandbox' \
+		'PUBLIC_BASE_URL=http://127.0.0.1:$(PORT)' \
+		'WEBHOOK_ALLOW_PRIVATE_URLS=1' > $@
+	@echo "Wrote .env with development settings."
+
+# The last thing `make run` prints (process `ready` in Procfile.dev, once /readyz answers 200) is
+# one block: the URLs, the demo API key, a ready-to-paste curl and how to stop.
+run: install .env
+	@$(BIN)/flask --app wsgi db upgrade
+	@rm -rf $(METRICS_DIR) && mkdir -p $(METRICS_DIR)
+	@PATH=$(CURDIR)/$(BIN):$$PATH PROMETHEUS_MULTIPROC_DIR=$(CURDIR)/$(METRICS_DIR) \
+		$(BIN)/honcho -f Procfile.dev start
 
 services:
 	./scripts/ensure-services.sh

@@ -1,5 +1,11 @@
 """WSGI entry point: ``gunicorn wsgi:app`` / ``flask --app wsgi …``."""
 
-from app import create_app
+import sys
 
-app = create_app()
+from app import create_app
+from app.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as exc:  # one line naming the setting, not a traceback
+    sys.exit(f"Configuration error: {exc}")

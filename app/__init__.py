@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -30,9 +29,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(load_config(app.instance_path, environ))
     if config:
         app.config.from_mapping(config)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_extensions(app)
     register_blueprints(app)
+    register_observability(app)
     register_commands(app)
     return app
 
@@ -53,9 +52,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The merchant API, the shopper pages, Stripe's webhook, and (development) the demo shop."""
-    from . import api, checkout, webhooks
+    """The index page, the merchant API, the shopper pages, Stripe's webhook, and (development)
+    the demo shop."""
+    from . import api, checkout, home, webhooks
 
+    app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
@@ -63,6 +64,14 @@ def register_blueprints(app: Flask) -> None:
         from . import demo
 
         app.register_blueprint(demo.bp)
+
+
+def register_observability(app: Flask) -> None:
+    """Structured logs with request ids, ``/healthz``, ``/readyz``, ``/metrics``, ProxyFix
+    (after the blueprints: it wraps the Stripe webhook view to count events)."""
+    from . import observability
+
+    observability.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -6,16 +6,18 @@ import json
 import sys
 
 import click
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
+from .config import effective_settings
 from .errors import InvalidRequest
 from .extensions import db
 from .merchants import create_merchant
 from .models import Merchant
 from .notifications.endpoints import create_endpoint
 from .notifications.serializers import endpoint_to_dict
-from .notifications.worker import Worker, periodic_jobs, status_counts
+from .notifications.worker import Worker, status_counts
+from .scheduler import job_statuses, periodic_jobs
 
 merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.")
 
@@ -63,15 +65,43 @@ def add_webhook_command(merchant_id: str, url: str, events: tuple[str, ...]) -> 
 @click.pass_context
 @with_appcontext
 def worker_cli(ctx: click.Context) -> None:
-    """Run the notification worker (webhook delivery and periodic jobs) until SIGTERM."""
+    """Run the notification worker (webhook delivery and periodic jobs) until SIGTERM.
+
+    With ``WORKER_METRICS_BIND`` (``host:port``) set, it also serves its own Prometheus metrics
+    there (delivery attempts, job runs), for a worker on a machine without the web process.
+    """
     if ctx.invoked_subcommand is None:
+        bind = current_app.config["WORKER_METRICS_BIND"]
+        if bind:
+            from prometheus_client import start_http_server
+
+            host, _, port = bind.rpartition(":")
+            start_http_server(int(port), addr=host or "127.0.0.1")
         Worker().run(periodic_jobs())
 
 
 @worker_cli.command("status")
 def worker_status_command() -> None:
-    """Print the number of messages per status as JSON (pending, retrying, succeeded, failed)."""
-    click.echo(json.dumps(status_counts()))
+    """Print the number of messages per status as JSON (pending, retrying, succeeded, failed)
+    and, once any periodic job has run, ``"jobs"``: when each last ran, on which worker, how it
+    went (``succeeded``, ``stripe_unreachable``, ``failed``) and its summary or error."""
+    status: dict[str, object] = dict(status_counts())
+    jobs = job_statuses()
+    if jobs:
+        status["jobs"] = jobs
+    click.echo(json.dumps(status, indent=2 if jobs else None))
+
+
+config_cli = AppGroup("config", help="Inspect the settings.")
+
+
+@config_cli.command("show")
+def config_show_command() -> None:
+    """Print every setting's effective value (environment, then .env, then the default), one per
+    line, with secrets masked."""
+    width = max(len(name) for name in effective_settings(current_app.config))
+    for name, value in effective_settings(current_app.config).items():
+        click.echo(f"{name.ljust(width)}  {value}")
 
 
 payments_cli = AppGroup("payments", help="Operate on payments: reconciliation with Stripe.")
@@ -120,6 +150,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(merchants_cli)
     app.cli.add_command(worker_cli)
     app.cli.add_command(payments_cli)
+    app.cli.add_command(config_cli)
     if app.config["DEMO_STOREFRONT"]:
         from .demo import demo_cli
 

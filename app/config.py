@@ -1,21 +1,106 @@
-"""Settings read from the environment (and from a ``.env`` file, if present, in development).
+"""Settings read from the environment (and from a ``.env`` file in the working directory).
+
+:data:`SETTINGS` is the one list of settings, with each one's default and meaning; the README's
+settings table, ``.env.example`` and ``flask --app wsgi config show`` follow it.
 
 ``APP_ENV`` selects the profile: ``production`` (the default, so that a forgotten setting fails
-loudly), ``development`` (local defaults: SQLite file, sandbox keys) or ``testing``.
-In production a missing secret stops start-up with :class:`ConfigError`.
+loudly), ``development`` (local defaults: SQLite file, the Stripe sandbox on 127.0.0.1:12111,
+fixed development secrets) or ``testing``. In production a missing secret, or a
+``PUBLIC_BASE_URL`` that is not ``https``, stops start-up with :class:`ConfigError`.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 STRIPE_DEFAULT_API_BASE = "https://api.stripe.com"
+#: Where ``python -m sandbox`` listens in development (``Procfile.dev``).
+SANDBOX_API_BASE = "http://127.0.0.1:12111"
+#: Development and tests only: one fixed value, so that the web process, the worker and every
+#: ``flask`` command derive the same merchant webhook secrets.
+DEVELOPMENT_SECRET_KEY = "dev-only-not-secret"
 
 #: Settings that production refuses to start without.
 REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET")
+
+DEFAULT_RETRY_SCHEDULE = [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000, 36000]
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its ``name``, the Flask config ``key`` it fills, its default
+    (as documented text), what it means, and whether it is a secret (masked by ``config show``)."""
+
+    name: str
+    key: str
+    default: str
+    meaning: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting(
+        "APP_ENV", "APP_ENV", "production",
+        "`production`, `development` (local defaults, demo shop) or `testing`",
+    ),
+    Setting(
+        "SECRET_KEY", "SECRET_KEY", "required in production; a fixed development value otherwise",
+        "Flask's secret; merchants' webhook signing secrets are derived from it, so every web and "
+        "worker process needs the same value", secret=True,
+    ),
+    Setting(
+        "DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "SQLite file `instance/checkout.sqlite3`",
+        "`mysql+pymysql://user:pass@host/db`", secret=True,
+    ),
+    Setting(
+        "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY", "required in production; `sk_test_sandbox` otherwise",
+        "`sk_live_…` / `sk_test_…`", secret=True,
+    ),
+    Setting(
+        "STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRETS",
+        "required in production; `whsec_sandbox` otherwise",
+        "`whsec_…`; a comma-separated list is accepted while rotating", secret=True,
+    ),
+    Setting(
+        "STRIPE_API_BASE", "STRIPE_API_BASE", f"`{STRIPE_DEFAULT_API_BASE}`; the sandbox in development",
+        "where Stripe calls go",
+    ),
+    Setting("STRIPE_TIMEOUT", "STRIPE_TIMEOUT", "10", "seconds per Stripe call (at most 10)"),
+    Setting(
+        "PUBLIC_BASE_URL", "PUBLIC_BASE_URL", "required (`https`) in production; from the request otherwise",
+        "our external address for `checkout_url` and the URLs handed to Stripe",
+    ),
+    Setting(
+        "TRUSTED_PROXIES", "TRUSTED_PROXIES", "0",
+        "how many proxies in front of the app set `X-Forwarded-For/-Proto/-Host/-Port` "
+        "(Werkzeug's ProxyFix); 1 behind one TLS-terminating proxy",
+    ),
+    Setting(
+        "METRICS_TOKEN", "METRICS_TOKEN", "unset: `/metrics` answers loopback clients only",
+        "a bearer token that opens `GET /metrics` to a remote Prometheus", secret=True,
+    ),
+    Setting(
+        "WORKER_METRICS_BIND", "WORKER_METRICS_BIND", "unset: off",
+        "`host:port` where `flask worker` serves its own `/metrics` (delivery attempts, jobs)",
+    ),
+    Setting(
+        "LOG_FORMAT", "LOG_FORMAT", "`json` in production, `console` otherwise",
+        "`json` (one object per line) or `console` (readable lines)",
+    ),
+    Setting("LOG_LEVEL", "LOG_LEVEL", "INFO", "the lowest level logged (the Stripe SDK logs at WARNING)"),
+    Setting(
+        "WEBHOOK_RETRY_SCHEDULE", "WEBHOOK_RETRY_SCHEDULE", "≈ 3 days in 13 attempts",
+        "seconds between merchant-webhook attempts, comma-separated",
+    ),
+    Setting(
+        "WEBHOOK_ALLOW_PRIVATE_URLS", "WEBHOOK_ALLOW_PRIVATE_URLS", "0",
+        "`1` allows `http` and loopback/private webhook URLs: development and tests only",
+    ),
+)  # fmt: skip
 
 
 class ConfigError(RuntimeError):
@@ -26,37 +111,97 @@ def _split(value: str | None) -> list[str]:
     return [part.strip() for part in (value or "").split(",") if part.strip()]
 
 
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name) or default)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {env[name]!r}.") from None
+
+
 def load_config(instance_path: str, environ: dict[str, str] | None = None) -> dict[str, Any]:
     """Build the Flask config mapping from ``environ`` (default ``os.environ``).
 
-    Returns a dict of upper-case settings. Raises :class:`ConfigError` when ``APP_ENV`` is
-    ``production`` and any of :data:`REQUIRED_IN_PRODUCTION` is missing.
+    Returns a dict of upper-case settings (keys are :attr:`Setting.key`). Raises
+    :class:`ConfigError` when ``APP_ENV`` is ``production`` and any of
+    :data:`REQUIRED_IN_PRODUCTION` is missing or ``PUBLIC_BASE_URL`` is not an ``https`` URL,
+    or when a setting is malformed; the message names the setting.
     """
     env = dict(os.environ if environ is None else environ)
     app_env = env.get("APP_ENV", "production")
     if app_env not in ("production", "development", "testing"):
         raise ConfigError(f"APP_ENV must be production, development or testing, not {app_env!r}.")
-    if app_env == "production":
+    production = app_env == "production"
+    if production:
         missing = [name for name in REQUIRED_IN_PRODUCTION if not env.get(name)]
         if missing:
             raise ConfigError(
                 "Missing required setting(s) for production: "
                 + ", ".join(missing)
-                + ". Set them in the environment, or set APP_ENV=development for local defaults."
+                + ". Set them in the environment or in .env (see .env.example); for local "
+                "development, `make run` (or `make .env`) writes a development .env."
             )
+    public_base_url = (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    if production and (public_base_url is None or urlsplit(public_base_url).scheme != "https"):
+        raise ConfigError(
+            "PUBLIC_BASE_URL must be the service's https address in production (Stripe redirects "
+            f"shoppers to it), not {public_base_url!r}."
+        )
+    log_format = env.get("LOG_FORMAT") or ("json" if production else "console")
+    if log_format not in ("json", "console"):
+        raise ConfigError(f"LOG_FORMAT must be json or console, not {log_format!r}.")
     sqlite_default = "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
     return {
         "APP_ENV": app_env,
-        "SECRET_KEY": env.get("SECRET_KEY") or secrets.token_hex(32),
+        "SECRET_KEY": env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or sqlite_default,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 280},
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or "sk_test_sandbox",
         "STRIPE_WEBHOOK_SECRETS": _split(env.get("STRIPE_WEBHOOK_SECRET")) or ["whsec_sandbox"],
-        "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or STRIPE_DEFAULT_API_BASE,
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE")
+        or (STRIPE_DEFAULT_API_BASE if production else SANDBOX_API_BASE),
         "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "10")),
-        "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
+        "PUBLIC_BASE_URL": public_base_url,
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
+        "WORKER_METRICS_BIND": env.get("WORKER_METRICS_BIND") or None,
+        "LOG_FORMAT": log_format,
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
         "DEMO_STOREFRONT": app_env == "development",
         "WEBHOOK_ALLOW_PRIVATE_URLS": env.get("WEBHOOK_ALLOW_PRIVATE_URLS") == "1",
         "WEBHOOK_RETRY_SCHEDULE": [int(s) for s in _split(env.get("WEBHOOK_RETRY_SCHEDULE"))]
-        or [5, 300, 1800, 7200, 18000, 36000, 36000, 36000, 36000, 36000, 36000, 36000],
+        or DEFAULT_RETRY_SCHEDULE,
     }
+
+
+def effective_settings(config: dict[str, Any]) -> dict[str, str]:
+    """Each setting of :data:`SETTINGS` with its effective value from a Flask ``config``, as
+    text, secrets masked (``sk_…`` keeps its prefix only; a database URL hides its password)."""
+    from sqlalchemy.engine import make_url
+
+    shown: dict[str, str] = {}
+    for setting in SETTINGS:
+        value = config.get(setting.key)
+        if isinstance(value, list):
+            value = ",".join(str(v) for v in value)
+        if value is None or value == "":
+            shown[setting.name] = "(unset)"
+        elif setting.name == "DATABASE_URL":
+            shown[setting.name] = make_url(str(value)).render_as_string(hide_password=True)
+        elif setting.secret:
+            shown[setting.name] = _mask(str(value))
+        else:
+            shown[setting.name] = str(value)
+    return shown
+
+
+KEY_PREFIXES = ("sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_")
+
+
+def _mask(value: str) -> str:
+    """``sk_live_…`` → ``sk_live_****``, anything else → ``****``, per comma-separated part:
+    enough to tell which kind of key is configured, nothing that helps guess it."""
+    masked = []
+    for part in value.split(","):
+        prefix = next((p for p in KEY_PREFIXES if part.startswith(p)), "")
+        masked.append(prefix + "****")
+    return ",".join(masked)

@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 from uuid import uuid4
 
 import click
+import requests
 import sqlalchemy as sa
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.cli import AppGroup
@@ -116,30 +118,78 @@ def _receipt(payment_id: str) -> Path:
 
 @demo_cli.command("setup")
 @click.option("--base-url", default="http://127.0.0.1:5000", help="Where the service listens.")
-def setup_command(base_url: str) -> None:
-    """Create (or reuse) the demo merchant, issue it a fresh API key, and print a ready curl."""
+@click.option(
+    "--wait-ready",
+    is_flag=True,
+    help="First wait (up to 60 s) until BASE_URL/readyz answers 200, as `make run` does.",
+)
+def setup_command(base_url: str, wait_ready: bool) -> None:
+    """Create (or reuse) the demo merchant, issue it a fresh API key, and print one block: the
+    URLs, the key, a ready-to-paste curl (a fresh order id on every paste) and how to stop."""
+    if wait_ready:
+        _wait_until_ready(base_url)
     merchant = db.session.scalars(sa.select(Merchant).where(Merchant.name == DEMO_MERCHANT_NAME)).first()
     if merchant is None:
         merchant, key = create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"])
     else:
         key = issue_api_key(merchant)
         db.session.commit()
-    body = {
-        "order_id": "A-1001",
-        "currency": "usd",
-        "line_items": [{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
-        "success_url": f"{base_url}/demo/thanks",
-        "cancel_url": f"{base_url}/demo/",
-    }
     _register_receiver(merchant, f"{base_url}/demo/webhooks")
-    click.echo(f"Demo merchant {merchant.id}, API key (shown once): {key}")
-    click.echo(f"Demo storefront: {base_url}/demo/")
-    click.echo("Create a payment:")
-    click.echo(
-        f"  curl -s {base_url}/api/v1/payments -H 'Authorization: Bearer {key}' "
-        f"-H 'Content-Type: application/json' -H \"Idempotency-Key: $(uuidgen || date +%s%N)\" "
-        f"-d '{json.dumps(body)}'"
+    click.echo(startup_block(base_url, key, dashboard="dashboard" in current_app.blueprints))
+
+
+def create_payment_curl(base_url: str, key: str) -> str:
+    """A shell command creating a payment for the demo merchant; the order id and the
+    idempotency key are made fresh by the shell each time it is pasted."""
+    body = json.dumps(
+        {
+            "order_id": "@ORDER@",
+            "currency": "usd",
+            "line_items": [{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
+            "success_url": f"{base_url}/demo/thanks",
+            "cancel_url": f"{base_url}/demo/",
+        }
+    ).replace("@ORDER@", "A-'\"$(date +%s)-$RANDOM\"'")
+    return (
+        f"curl -s {base_url}/api/v1/payments -H 'Authorization: Bearer {key}' "
+        f"-H 'Content-Type: application/json' -H \"Idempotency-Key: $(date +%s)-$RANDOM\" "
+        f"-d '{body}'"
     )
+
+
+def startup_block(base_url: str, key: str, *, dashboard: bool) -> str:
+    """The block ``make run`` ends with."""
+    rule = "=" * 78
+    lines = [
+        rule,
+        "Ready: hosted checkout (development: SQLite, Stripe sandbox)",
+        f"  Demo shop    {base_url}/demo/   (pay with 4242 4242 4242 4242)",
+        f"  API          {base_url}/api/v1   (description: {base_url}/api/v1/openapi.json)",
+    ]
+    if dashboard:
+        lines.append(f"  Dashboard    {base_url}/dashboard/")
+    lines += [
+        f"  Health       {base_url}/readyz   Metrics {base_url}/metrics",
+        f"  Demo API key {key}   (shown once; a new one at every start)",
+        "Create a payment (paste as is; every paste is a new order):",
+        f"  {create_payment_curl(base_url, key)}",
+        "Stop: Ctrl-C (stops the web server, the worker and the sandbox).",
+        rule,
+    ]
+    return "\n".join(lines)
+
+
+def _wait_until_ready(base_url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if requests.get(f"{base_url}/readyz", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise click.ClickException(f"{base_url}/readyz did not answer 200 within {timeout:.0f} s.")
+        time.sleep(0.5)
 
 
 def _register_receiver(merchant: Merchant, url: str) -> None:

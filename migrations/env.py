@@ -9,9 +9,11 @@ from alembic import context
 # access to the values within the .ini file in use.
 config = context.config
 
-# Interpret the config file for Python logging.
-# This line sets up loggers basically.
-fileConfig(config.config_file_name)
+# The app's logging (app/observability/logs.py: structured lines, request ids) is set up by
+# create_app before migrations run; alembic.ini's would replace it and disable the app's loggers.
+# Use the ini file only when nothing has configured logging yet.
+if not logging.getLogger().handlers:
+    fileConfig(config.config_file_name)
 logger = logging.getLogger('alembic.env')
 
 

@@ -37,10 +37,8 @@ import random
 import signal
 import socket
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from datetime import timedelta
 from types import FrameType
 
@@ -48,11 +46,8 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 
 from ..extensions import db
-from ..models import DeliveryAttempt, Event, EventDelivery, Payment, WebhookEndpoint, utcnow
-from ..payments.fulfilment import apply_checkout_session
-from ..payments.reconcile import reconcile
-from ..payments.states import PaymentStatus
-from ..stripe_gateway import GatewayDown, gateway
+from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint, utcnow
+from ..scheduler import PeriodicJob, run_due_jobs
 from .delivery import ATTEMPT_DEADLINE, Message, Outcome, send
 from .endpoints import signing_secrets
 from .serializers import event_to_dict
@@ -68,15 +63,6 @@ ERROR_BACKOFF = (1.0, 30.0)
 #: Message statuses that still want an attempt.
 DUE_STATUSES = ("pending", "retrying")
 STATUSES = ("pending", "retrying", "succeeded", "failed")
-
-
-@dataclass(frozen=True)
-class PeriodicJob:
-    """A task the worker runs every ``every`` seconds (reconciliation, the expiry sweep)."""
-
-    name: str
-    every: float
-    run: Callable[[], object]
 
 
 class Worker:
@@ -297,16 +283,13 @@ class Worker:
         """
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
-        next_run = {job.name: 0.0 for job in jobs}
         first_backoff, max_backoff = ERROR_BACKOFF
         backoff = first_backoff
         log.info("worker %s started", self.name)
         while not self.stopping:
             try:
-                for job in jobs:
-                    if time.monotonic() >= next_run[job.name] and not self.stopping:
-                        next_run[job.name] = time.monotonic() + job.every
-                        _run_job(job)
+                if jobs:
+                    run_due_jobs(self.name, list(jobs))  # each runs once per interval across workers
                 idle = self.run_once(poll_interval) == 0
             except Exception:
                 _rollback()
@@ -332,54 +315,6 @@ def _rollback() -> None:
     except Exception:
         log.warning("rollback failed; discarding the session", exc_info=True)
         db.session.remove()
-
-
-def sweep_expired_payments() -> int:
-    """Bring open payments whose Checkout Session should have expired in line with Stripe
-    (the session's state is applied: expired, or paid after all). Returns how many were looked at."""
-    overdue = db.session.scalars(
-        sa.select(Payment.stripe_checkout_session_id)
-        .where(Payment.status == PaymentStatus.OPEN, Payment.expires_at < utcnow())
-        .limit(100)
-    ).all()
-    db.session.rollback()
-    for session_id in overdue:
-        if session_id is not None:
-            session = gateway().retrieve_checkout_session(session_id)
-            apply_checkout_session(session, source="worker")
-            db.session.commit()
-    return len(overdue)
-
-
-def periodic_jobs() -> list[PeriodicJob]:
-    """What ``flask worker`` runs besides delivery: reconciliation with Stripe (missed webhooks,
-    unsettled payments and refunds; :func:`app.payments.reconcile.reconcile`) every 5 minutes,
-    and the expiry sweep every minute."""
-    return [
-        PeriodicJob("reconcile", 300, _reconcile),
-        PeriodicJob("expiry_sweep", 60, sweep_expired_payments),
-    ]
-
-
-#: How far back each scheduled run reads Stripe's Events API (the CLI can go back 30 days).
-RECONCILE_EVENTS_WINDOW = 3 * 86400
-
-
-def _reconcile() -> None:
-    """Run reconciliation and log its one-line summary."""
-    report = reconcile(events_window=RECONCILE_EVENTS_WINDOW)
-    log.info("%s", report.summary())
-
-
-def _run_job(job: PeriodicJob) -> None:
-    try:
-        job.run()
-    except GatewayDown as exc:
-        db.session.rollback()
-        log.warning("periodic job %s: Stripe unreachable (%s); will retry", job.name, exc)
-    except Exception:
-        db.session.rollback()
-        log.exception("periodic job %s failed", job.name)
 
 
 def status_counts() -> dict[str, int]:

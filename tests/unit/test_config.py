@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.config import STRIPE_DEFAULT_API_BASE, ConfigError, load_config
+from app.config import SETTINGS, STRIPE_DEFAULT_API_BASE, ConfigError, effective_settings, load_config
 
 
 def test_production_without_secrets_stops_with_a_message_naming_them(tmp_path):
@@ -40,3 +40,51 @@ def test_development_defaults_to_sqlite_under_instance(tmp_path):
 def test_unknown_app_env_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_config(str(tmp_path), {"APP_ENV": "staging"})
+
+
+PRODUCTION_SECRETS = {"SECRET_KEY": "s", "STRIPE_SECRET_KEY": "sk_live_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+
+
+@pytest.mark.parametrize("url", [None, "http://pay.example", "pay.example"])
+def test_production_refuses_a_public_base_url_that_is_not_https(tmp_path, url):
+    environ = {**PRODUCTION_SECRETS, **({"PUBLIC_BASE_URL": url} if url else {})}
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be the service's https address"):
+        load_config(str(tmp_path), environ)
+
+
+def test_development_talks_to_the_sandbox_with_one_fixed_secret_key(tmp_path):
+    first = load_config(str(tmp_path), {"APP_ENV": "development"})
+    second = load_config(str(tmp_path), {"APP_ENV": "development"})
+    assert first["STRIPE_API_BASE"] == "http://127.0.0.1:12111"
+    assert first["SECRET_KEY"] == second["SECRET_KEY"]  # the worker derives the CLI's webhook secrets
+    assert first["LOG_FORMAT"] == "console"
+
+
+def test_production_logs_json_and_trusts_no_proxy_by_default(tmp_path):
+    config = load_config(str(tmp_path), {**PRODUCTION_SECRETS, "PUBLIC_BASE_URL": "https://pay.example"})
+    assert config["LOG_FORMAT"] == "json" and config["TRUSTED_PROXIES"] == 0
+
+
+def test_a_malformed_number_names_its_setting(tmp_path):
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES must be a whole number"):
+        load_config(str(tmp_path), {"APP_ENV": "development", "TRUSTED_PROXIES": "one"})
+
+
+def test_effective_settings_mask_secrets(tmp_path):
+    config = load_config(
+        str(tmp_path),
+        {
+            **PRODUCTION_SECRETS,
+            "STRIPE_WEBHOOK_SECRET": "whsec_new,whsec_old",
+            "PUBLIC_BASE_URL": "https://pay.example",
+            "DATABASE_URL": "mysql+pymysql://checkout:hunter2@db/checkout",
+            "METRICS_TOKEN": "scrape-me",
+        },
+    )
+    shown = effective_settings(config)
+    assert shown["STRIPE_SECRET_KEY"] == "sk_live_****"
+    assert shown["STRIPE_WEBHOOK_SECRET"] == "whsec_****,whsec_****"
+    assert shown["DATABASE_URL"] == "mysql+pymysql://checkout:***@db/checkout"
+    assert shown["SECRET_KEY"] == shown["METRICS_TOKEN"] == "****"
+    assert shown["PUBLIC_BASE_URL"] == "https://pay.example"
+    assert set(shown) == {setting.name for setting in SETTINGS}
