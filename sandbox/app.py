@@ -1,12 +1,13 @@
 """Application factory wiring the API, hosted page and control endpoints together."""
 
-from flask import Flask, request
+from flask import Flask, g, request
 from werkzeug.exceptions import HTTPException
 
 from .api import api, error_response, unrecognized_url
 from .control import control
 from .errors import StripeError
 from .hosted import hosted
+from .objects import new_id
 from .state import SandboxState
 
 
@@ -36,7 +37,14 @@ def create_app(
 
     @app.before_request
     def _start_threads():
+        g.request_id = new_id("req_", 14)
         app.sandbox_state.start()
+
+    @app.after_request
+    def _request_id(response):
+        # Every Stripe response names its request, errors and replays included.
+        response.headers.setdefault("Request-Id", g.get("request_id") or new_id("req_", 14))
+        return response
 
     @app.errorhandler(404)
     @app.errorhandler(405)

@@ -29,6 +29,9 @@ class SandboxState:
         self.payment_intents = {}
         self.charges = {}
         self.refunds = {}
+        self.products = {}
+        self.prices = {}
+        self.customers = {}
         self.events = {}
         self.idempotency = {}
         # session id -> payment_intent_data, used when the PaymentIntent is created
@@ -72,6 +75,9 @@ class SandboxState:
             "charge": self.charges,
             "refund": self.refunds,
             "event": self.events,
+            "product": self.products,
+            "price": self.prices,
+            "customer": self.customers,
         }[kind]
         try:
             return store[object_id]
