@@ -94,6 +94,8 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
         session = payable_session(state, session_id)
         email = email or session["customer_email"]
         intent = _attempt_intent(state, session)
+        if "decline" not in card and state.decline_random.random() < state.decline_rate:
+            card = {**card, "decline": ("card_declined", "generic_decline", _DECLINED)}
         card = {"brand": "visa", "funding": "credit", **card}
         card.update(number=number, fingerprint=_fingerprint(number))
         charge = _new_charge(
