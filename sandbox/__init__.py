@@ -43,7 +43,8 @@ object (absent ``code``/``param``/``decline_code`` are left out, as Stripe does)
 ``Request-Id`` header on every response, the ``Stripe-Version`` request header echoed
 in the response (malformed versions get 400; objects always have the shape of
 ``objects.API_VERSION``, the pinned SDK's version), ``Idempotency-Key`` (same params:
-replay with ``Idempotent-Replayed: true``; different params: 400 ``idempotency_error``) and ``expand[]`` (``payment_intent``,
+replay with ``Idempotent-Replayed: true``; different params: 400 ``idempotency_error``)
+and ``expand[]`` (``payment_intent``,
 ``payment_intent.latest_charge``, ``latest_charge``, ``line_items``, ``charge``,
 ``customer``, ``product`` on prices, ``data.*`` on lists).
 
