@@ -111,6 +111,11 @@ def test_a_bad_fault_stops_the_command_with_a_message():
     assert result.returncode == 2 and "`status` must be 500" in result.stderr
 
 
+def _trigger(event_type, url):
+    command = [sys.executable, "-m", "sandbox", "trigger", event_type, "--api", url]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=30)
+
+
 def test_trigger_and_listen(receiver):
     process, url = _start("--settle-delay", "3")
     listener = subprocess.Popen(
@@ -137,13 +142,7 @@ def test_trigger_and_listen(receiver):
     )
     try:
         assert listener.stdout.readline().strip() == "Ready! Your webhook signing secret is whsec_listen"
-        triggered = subprocess.run(
-            [sys.executable, "-m", "sandbox", "trigger", "checkout.session.completed", "--api", url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        triggered = _trigger("checkout.session.completed", url)
         assert triggered.returncode == 0, triggered.stderr
         lines = triggered.stdout.splitlines()
         assert [line.split(" ")[0] for line in lines[:-1]] == [
@@ -161,29 +160,9 @@ def test_trigger_and_listen(receiver):
                 delivery["body"].decode(), delivery["headers"]["Stripe-Signature"], "whsec_listen"
             )
 
-        failed = subprocess.run(
-            [sys.executable, "-m", "sandbox", "trigger", "refund.failed", "--api", url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        failed = _trigger("refund.failed", url)
         assert "refund.failed [evt_" in failed.stdout, failed.stderr
-        settled = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "sandbox",
-                "trigger",
-                "checkout.session.async_payment_succeeded",
-                "--api",
-                url,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        settled = _trigger("checkout.session.async_payment_succeeded", url)
         assert "checkout.session.async_payment_succeeded [evt_" in settled.stdout, settled.stderr
     finally:
         listener.kill()
