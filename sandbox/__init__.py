@@ -15,8 +15,9 @@ Running it
   (``Stripe-Signature: t=...,v1=...``). A delivery that does not get a 2xx is retried on
   Stripe's sandbox schedule (three retries over a few hours: 10 min, 1 h, 3 h, on the sandbox
   clock, so ``/_sandbox/clock/advance`` brings them forward), then abandoned.
-  ``--webhook-retries live`` uses a live-mode-like schedule (about 3 days);
-  ``--webhook-retries 1,2,4`` compresses it for tests.
+  ``--webhook-retries live`` uses a live-mode-like schedule (about 3 days),
+  ``compressed`` 1, 2, 4 ... 32 s then every minute for an hour (``create_app``'s default,
+  for in-process tests), and ``1,2,4`` any list of seconds.
 * ``--fault`` (repeatable): a fault in force from the start (see "Faults" below).
 * ``--seed``: makes faults and the decline rate repeatable.
 * ``--decline-rate``: share (0..1) of good-card payments declined with

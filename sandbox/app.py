@@ -10,7 +10,7 @@ from .faults import FaultMiddleware
 from .hosted import hosted
 from .objects import new_id
 from .state import SandboxState
-from .webhooks import SANDBOX_RETRIES
+from .webhooks import COMPRESSED_RETRIES
 
 
 def create_app(
@@ -19,15 +19,16 @@ def create_app(
     webhook_secret="whsec_test",
     public_url="http://127.0.0.1:12111",
     settle_delay=10.0,
-    webhook_retry_delays=SANDBOX_RETRIES,
+    webhook_retry_delays=COMPRESSED_RETRIES,
     faults=(),
     seed=None,
     decline_rate=0.0,
 ):
     """Build the sandbox Flask app.
 
-    ``webhook_retry_delays``: seconds before each webhook retry (Stripe's sandbox
-    schedule by default, see :mod:`sandbox.webhooks`). ``faults``: fault specs
+    ``webhook_retry_delays``: seconds before each webhook retry; the default is
+    Stripe's backoff compressed for tests (``COMPRESSED_RETRIES``); pass
+    ``webhooks.SANDBOX_RETRIES`` for Stripe's own (``python -m sandbox`` uses it). ``faults``: fault specs
     (dicts, see :mod:`sandbox.faults`) in force from the start; ``seed``: makes
     faults and the decline rate repeatable; ``decline_rate`` (0..1): share of
     good-card payments declined (``generic_decline``). Raises

@@ -21,7 +21,10 @@ HOUR = 3600.0
 # Delays (seconds) before each retry; after the last one the delivery is abandoned.
 SANDBOX_RETRIES = (600.0, HOUR, 3 * HOUR)  # three retries over a few hours
 LIVE_RETRIES = (60.0, 600.0, HOUR, 3 * HOUR, 6 * HOUR, 12 * HOUR, 24 * HOUR, 24 * HOUR)  # ~3 days
-RETRY_SCHEDULES = {"sandbox": SANDBOX_RETRIES, "live": LIVE_RETRIES}
+# The same backoff in seconds instead of minutes and hours, for in-process tests (create_app's default):
+# 1, 2, 4 ... 32 s, then every minute for an hour.
+COMPRESSED_RETRIES = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0) + (60.0,) * 60
+RETRY_SCHEDULES = {"sandbox": SANDBOX_RETRIES, "live": LIVE_RETRIES, "compressed": COMPRESSED_RETRIES}
 
 
 def sign(payload, secret, timestamp=None):

@@ -2,7 +2,8 @@
 browser payment: Price retrieve, Checkout Session from a Price id, hosted page, success page, and a
 signed ``checkout.session.completed`` webhook verified with ``stripe.Webhook.construct_event``.
 
-The quickstart server runs in its own process (it sets the global ``stripe.api_base``, which must
+It lives with the browser tests to share their one Playwright/Chromium. The quickstart server runs
+in its own process (it sets the global ``stripe.api_base``, which must
 not leak into the service's gateway in this process).
 """
 
@@ -21,7 +22,6 @@ import stripe
 from playwright.sync_api import expect
 
 import sandbox
-from tests.browser.conftest import browser, page  # noqa: F401  (fixtures)
 from tests.conftest import ServerThread, free_port
 
 pytestmark = pytest.mark.browser
@@ -73,7 +73,7 @@ def quickstart() -> Iterator[dict[str, object]]:
         box.sandbox_state.stop()
 
 
-def test_quickstart_client_pays_through_the_sandbox(quickstart, page):  # noqa: F811
+def test_quickstart_client_pays_through_the_sandbox(quickstart, page):
     domain = quickstart["domain"]
     assert requests.get(f"{domain}/config", timeout=5).json() == {"unitAmount": 2000, "currency": "usd"}
 
