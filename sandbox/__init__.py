@@ -8,10 +8,20 @@ The real ``stripe`` SDK works against it unchanged::
 Running it
 ----------
 ``python -m sandbox [--host 127.0.0.1] [--port 12111] [--webhook-url URL]...
-[--webhook-secret whsec_...] [--public-url URL] [--settle-delay SECONDS]``
+[--webhook-secret whsec_...] [--public-url URL] [--settle-delay SECONDS]
+[--fault JSON]... [--seed N] [--decline-rate RATE] [--webhook-retries sandbox|live|S,S,...]``
 
 * ``--webhook-url`` (repeatable): every event is POSTed there, signed like Stripe
-  (``Stripe-Signature: t=...,v1=...``), retried after 1, 2, 4 ... 60 s until a 2xx.
+  (``Stripe-Signature: t=...,v1=...``). A delivery that does not get a 2xx is retried on
+  Stripe's sandbox schedule (three retries over a few hours: 10 min, 1 h, 3 h, on the sandbox
+  clock, so ``/_sandbox/clock/advance`` brings them forward), then abandoned.
+  ``--webhook-retries live`` uses a live-mode-like schedule (about 3 days),
+  ``compressed`` 1, 2, 4 ... 32 s then every minute for an hour (``create_app``'s default,
+  for in-process tests), and ``1,2,4`` any list of seconds.
+* ``--fault`` (repeatable): a fault in force from the start (see "Faults" below).
+* ``--seed``: makes faults and the decline rate repeatable.
+* ``--decline-rate``: share (0..1) of good-card payments declined with
+  ``card_declined``/``generic_decline`` (hosted page and control endpoint alike).
 * ``--webhook-secret``: signing secret; a random ``whsec_...`` is generated and
   printed when omitted.
 * ``--public-url``: base of hosted page URLs (``{public_url}/pay/{session_id}``);
@@ -19,7 +29,8 @@ Running it
 * ``--settle-delay``: sandbox seconds before a US bank debit settles (default 10).
 
 In tests, build the WSGI app with :func:`create_app` (``webhook_urls``,
-``webhook_secret``, ``public_url``, ``settle_delay``) and serve it with
+``webhook_secret``, ``public_url``, ``settle_delay``, ``webhook_retry_delays``,
+``faults``, ``seed``, ``decline_rate``) and serve it with
 ``werkzeug.serving.make_server(host, port, app, threaded=True)``. The state is
 ``app.sandbox_state``; ``app.sandbox_state.start()`` / ``.stop()`` start and stop
 the daemon threads (webhook delivery, and a sweeper ticking every 0.5 s that
@@ -29,13 +40,27 @@ the first request.
 API (``/v1``, ``Authorization: Bearer sk_test_...``; ``sk_live_`` keys get 401)
 -----------------------------------------------------------------------------
 Form-encoded bodies in Stripe's bracket notation, JSON responses, Stripe's error
-object, ``Idempotency-Key`` (same params: replay with ``Idempotent-Replayed: true``;
-different params: 400 ``idempotency_error``) and ``expand[]`` (``payment_intent``,
+object (absent ``code``/``param``/``decline_code`` are left out, as Stripe does), a
+``Request-Id`` header on every response, the ``Stripe-Version`` request header echoed
+in the response (malformed versions get 400; objects always have the shape of
+``objects.API_VERSION``, the pinned SDK's version), ``Idempotency-Key`` (same params:
+replay with ``Idempotent-Replayed: true``; different params: 400 ``idempotency_error``)
+and ``expand[]`` (``payment_intent``,
 ``payment_intent.latest_charge``, ``latest_charge``, ``line_items``, ``charge``,
-``data.*`` on lists).
+``customer``, ``product`` on prices, ``data.*`` on lists).
 
-* ``POST /v1/checkout/sessions`` (``mode=payment`` with ``line_items[][price_data]``),
-  ``GET /v1/checkout/sessions[?payment_intent=&status=]``,
+* ``POST /v1/products`` (``name``, ``id``, ``active``, ``description``, ``metadata``),
+  ``GET /v1/products/<id>``, ``GET /v1/products[?active=&ids[]=]``
+* ``POST /v1/prices`` (one-time: ``currency``, ``unit_amount``, ``product`` or
+  ``product_data[name]``, ``lookup_key`` with ``transfer_lookup_key``, ``active``,
+  ``nickname``, ``metadata``), ``GET /v1/prices/<id>``,
+  ``GET /v1/prices[?active=&lookup_keys[]=&product=&currency=]``
+* ``POST /v1/customers`` (``email``, ``name``, ``description``, ``phone``, ``metadata``),
+  ``GET /v1/customers/<id>``
+* ``POST /v1/checkout/sessions`` (``mode=payment``; ``line_items[][price]`` (an active
+  Price id) or ``line_items[][price_data]`` with ``product`` or ``product_data``;
+  ``customer`` or ``customer_creation=always|if_required``; ``ui_mode=hosted_page``),
+  ``GET /v1/checkout/sessions[?payment_intent=&status=&customer=]``,
   ``GET /v1/checkout/sessions/<id>``, ``POST /v1/checkout/sessions/<id>/expire``,
   ``GET /v1/checkout/sessions/<id>/line_items``
 * ``GET /v1/payment_intents/<id>``, ``GET /v1/charges/<id>``,
@@ -46,11 +71,22 @@ different params: 400 ``idempotency_error``) and ``expand[]`` (``payment_intent`
 * ``POST /v1/refunds``, ``GET /v1/refunds/<id>``,
   ``GET /v1/refunds[?payment_intent=&charge=]``
 
-A PaymentIntent is created when the shopper first tries to pay. Events emitted:
-``checkout.session.completed``, ``checkout.session.expired``,
-``checkout.session.async_payment_succeeded`` / ``..._failed``,
-``payment_intent.succeeded``, ``payment_intent.payment_failed``,
-``refund.created``, ``charge.refunded``, ``refund.updated``, ``refund.failed``.
+A PaymentIntent is created when the shopper first tries to pay. Events, in the order
+Stripe sends them along each flow:
+
+* card paid: (``customer.created`` with ``customer_creation=always``),
+  ``payment_intent.created``, ``charge.succeeded``, ``payment_intent.succeeded``,
+  ``checkout.session.completed``, ``charge.updated`` (balance transaction attached);
+* card declined: (``payment_intent.created``), ``charge.failed``,
+  ``payment_intent.payment_failed``;
+* bank debit: ``payment_intent.created``, ``charge.pending``,
+  ``payment_intent.processing``, ``checkout.session.completed``; then either
+  ``charge.succeeded``, ``payment_intent.succeeded``,
+  ``checkout.session.async_payment_succeeded``, ``charge.updated`` or ``charge.failed``,
+  ``payment_intent.payment_failed``, ``checkout.session.async_payment_failed``;
+* ``checkout.session.expired``; refunds: ``refund.created``, ``charge.refunded``, and for a
+  failing refund ``refund.updated``, ``charge.refund.updated``, ``refund.failed``;
+* ``product.created``, ``price.created``, ``customer.created`` from the API.
 
 Hosted page
 -----------
@@ -80,6 +116,37 @@ Control endpoints (no auth; JSON or form bodies; JSON answers)
 * ``POST /_sandbox/deliveries/flush`` -- ``timeout`` (default 10 s); waits until no
   delivery is pending; answers ``{"empty": bool, "pending": n}``.
 * ``GET /_sandbox/health`` -- ``{"ok": true}``.
+* ``GET /_sandbox/settings`` -- ``settle_delay``, ``decline_rate``, ``webhook_retry_delays``.
+* ``GET /_sandbox/faults`` lists the faults in force (each with ``fired``, how often it
+  fired); ``POST /_sandbox/faults`` (a JSON fault) adds one (201; 400 naming the bad
+  field); ``DELETE /_sandbox/faults`` clears them.
+* ``GET|POST /_sandbox/decline_rate`` -- ``rate`` (0..1).
+* ``POST /_sandbox/slow_endpoint?delay=S&status=N`` -- a webhook endpoint that answers
+  ``N`` (default 200) after ``S`` seconds, for testing senders' timeouts.
+
+Faults
+------
+A fault is a JSON object (``--fault`` or ``POST /_sandbox/faults``), e.g.
+``{"path": "/v1/checkout/sessions", "method": "POST", "status": 500, "rate": 0.2, "seed": 1}``.
+HTTP faults match ``path`` (a glob, default ``/v1/*``; ``/_sandbox`` is never faulted) and
+``method`` (default any), fire with probability ``rate`` (default 1) at most ``times``
+times, and have one kind: ``latency`` (seconds, or ``[low, high]``), ``status`` (500:
+Stripe's ``api_error``; 429: Stripe's rate-limit error with ``Stripe-Rate-Limited-Reason``),
+``reset: true`` (connection reset, nothing done), ``hang`` (seconds, then reset),
+``lose_answer: true`` (the request is done -- object created, events emitted -- and the
+connection reset instead of answering; an ``Idempotency-Key`` retry gets the stored
+answer). Webhook faults match ``event`` (a glob of event types, default ``*``):
+``{"webhook": "drop"|"duplicate"|"reorder"|"delay"}`` with ``window`` (reorder, default
+1 s) or ``delay`` (default 5 s). ``seed`` (or ``--seed``) makes the draws repeatable.
+
+Commands
+--------
+``python -m sandbox trigger EVENT_TYPE [--api URL]`` creates and drives the objects behind
+an event (as ``stripe trigger`` does) and prints the events it caused.
+``python -m sandbox listen --forward-to URL [--api URL] [--webhook-secret whsec_...]
+[--events a,b] [--max-events N]`` forwards new sandbox events to ``URL``, signed, printing
+``--> type [evt_...]`` and ``<-- [status] POST URL [evt_...]`` for each. ``--api``
+defaults to ``http://127.0.0.1:12111``.
 
 Test numbers
 ------------

@@ -1,18 +1,21 @@
 """The Stripe-compatible ``/v1`` API: auth, idempotency, routing and JSON rendering."""
 
 import json
+import re
 
 from flask import Blueprint, current_app, g, request
 
-from . import checkout, refunds
+from . import catalog, checkout, refunds
 from .errors import StripeError
 from .listing import created_filter, expand, paginate, session_line_items, type_filter
-from .objects import API_VERSION, new_id
+from .objects import API_VERSION
 from .state import current_request
 from .wire import parse_params, reject_unknown
 
 api = Blueprint("api", __name__, url_prefix="/v1")
 _LIST_PARAMS = {"limit", "starting_after", "ending_before", "expand", "created"}
+# Stripe accepts dated versions, optionally with the release name ("2026-10-28.endive").
+_VERSION = re.compile(r"^\d{4}-\d{2}-\d{2}(\.[a-z]+)?$")
 
 
 def stripe_response(body, status=200, headers=None):
@@ -20,8 +23,7 @@ def stripe_response(body, status=200, headers=None):
     response = current_app.response_class(
         json.dumps(body, indent=2) + "\n", status=status, mimetype="application/json"
     )
-    response.headers["Request-Id"] = g.get("request_id") or new_id("req_", 14)
-    response.headers["Stripe-Version"] = API_VERSION
+    response.headers["Stripe-Version"] = g.get("stripe_version") or API_VERSION
     response.headers.update(headers or {})
     return response
 
@@ -37,7 +39,7 @@ def _state():
 
 @api.before_request
 def _authenticate():
-    g.request_id = new_id("req_", 14)
+    """Check the API key and the ``Stripe-Version`` header, then parse the params."""
     header = request.headers.get("Authorization", "")
     key = header[len("Bearer ") :].strip() if header.startswith("Bearer ") else ""
     if not key:
@@ -59,6 +61,14 @@ def _authenticate():
             )
         )
     g.api_key = key
+    version = request.headers.get("Stripe-Version")
+    if version is not None and not _VERSION.match(version):
+        return error_response(
+            StripeError(f"Invalid Stripe API version: {version}. See https://docs.stripe.com/api/versioning.")
+        )
+    # Stripe answers in the version the request asked for and says so in the response header;
+    # the sandbox has one object shape (``API_VERSION``'s) for every version.
+    g.stripe_version = version
     query = request.query_string.decode()
     body = request.get_data(as_text=True) if request.method == "POST" else ""
     g.params = parse_params("&".join(part for part in (query, body) if part))
@@ -136,18 +146,15 @@ def create_session():
 @api.get("/checkout/sessions")
 def list_sessions():
     params = g.params
-    reject_unknown(params, _LIST_PARAMS | {"payment_intent", "status"})
-    created = created_filter(params)
-    with _state().lock:
-        sessions = [
-            s
-            for s in reversed(_state().sessions.values())
-            if created(s["created"])
-            and params.get("payment_intent") in (None, s["payment_intent"])
-            and params.get("status") in (None, s["status"])
-        ]
-        page = paginate(sessions, params, "/v1/checkout/sessions", "checkout.session")
-        return _respond(page)
+    reject_unknown(params, _LIST_PARAMS | {"payment_intent", "status", "customer"})
+    return _list(
+        "/v1/checkout/sessions",
+        _state().sessions,
+        "checkout.session",
+        lambda s: all(
+            params.get(field) in (None, s[field]) for field in ("payment_intent", "status", "customer")
+        ),
+    )
 
 
 @api.get("/checkout/sessions/<session_id>")
@@ -167,6 +174,62 @@ def list_line_items(session_id):
     reject_unknown(g.params, _LIST_PARAMS - {"created"})
     with _state().lock:
         return _respond(session_line_items(_state(), session_id, g.params))
+
+
+# -- products, prices, customers ----------------------------------------------
+
+
+@api.post("/products")
+def create_product():
+    return _mutation(lambda: _respond(catalog.create_product(_state(), g.params)))
+
+
+@api.get("/products/<product_id>")
+def retrieve_product(product_id):
+    reject_unknown(g.params, {"expand"})
+    return _respond(_state().get("product", product_id))
+
+
+@api.get("/products")
+def list_products():
+    reject_unknown(g.params, _LIST_PARAMS | {"active", "ids"})
+    return _list("/v1/products", _state().products, "product", catalog.product_filter(g.params))
+
+
+@api.post("/prices")
+def create_price():
+    return _mutation(lambda: _respond(catalog.create_price(_state(), g.params)))
+
+
+@api.get("/prices/<price_id>")
+def retrieve_price(price_id):
+    reject_unknown(g.params, {"expand"})
+    return _respond(_state().get("price", price_id))
+
+
+@api.get("/prices")
+def list_prices():
+    reject_unknown(g.params, _LIST_PARAMS | {"active", "currency", "lookup_keys", "product", "type"})
+    return _list("/v1/prices", _state().prices, "price", catalog.price_filter(g.params))
+
+
+@api.post("/customers")
+def create_customer():
+    return _mutation(lambda: _respond(catalog.create_customer(_state(), g.params)))
+
+
+@api.get("/customers/<customer_id>")
+def retrieve_customer(customer_id):
+    reject_unknown(g.params, {"expand"})
+    return _respond(_state().get("customer", customer_id))
+
+
+def _list(url, store, kind, wanted):
+    """A newest-first page of the objects in ``store`` that pass ``wanted`` and ``created``."""
+    created = created_filter(g.params)
+    with _state().lock:
+        found = [obj for obj in reversed(store.values()) if created(obj["created"]) and wanted(obj)]
+        return _respond(paginate(found, g.params, url, kind))
 
 
 # -- payment intents, charges -------------------------------------------------
@@ -201,15 +264,9 @@ def retrieve_event(event_id):
 
 @api.get("/events")
 def list_events():
-    params = g.params
-    reject_unknown(params, _LIST_PARAMS | {"type", "types"})
-    created = created_filter(params)
-    wanted = type_filter(params)
-    with _state().lock:
-        events = [
-            e for e in reversed(_state().events.values()) if created(e["created"]) and wanted(e["type"])
-        ]
-        return _respond(paginate(events, params, "/v1/events", "event"))
+    reject_unknown(g.params, _LIST_PARAMS | {"type", "types"})
+    wanted = type_filter(g.params)
+    return _list("/v1/events", _state().events, "event", lambda e: wanted(e["type"]))
 
 
 # -- refunds ------------------------------------------------------------------
@@ -239,14 +296,12 @@ def list_refunds():
 
 
 def _list_refunds(url, filters):
-    created = created_filter(g.params)
-    with _state().lock:
-        found = [
-            r
-            for r in reversed(_state().refunds.values())
-            if created(r["created"]) and all(value in (None, r[field]) for field, value in filters.items())
-        ]
-        return _respond(paginate(found, g.params, url, "refund"))
+    return _list(
+        url,
+        _state().refunds,
+        "refund",
+        lambda r: all(value in (None, r[field]) for field, value in filters.items()),
+    )
 
 
 def unrecognized_url():

@@ -1,9 +1,9 @@
 """Checkout Sessions: validation and creation, expiry."""
 
 from . import objects
-from .errors import StripeError, invalid_param, missing_param
+from .errors import StripeError, invalid_param, missing_param, no_such
 from .money import MINIMUM_CHARGE, format_amount
-from .wire import get_int, get_metadata, get_str, reject_unknown
+from .wire import get_bool, get_currency, get_email, get_int, get_metadata, get_str, reject_unknown
 
 MIN_LIFETIME = 30 * 60
 MAX_LIFETIME = 24 * 60 * 60
@@ -26,6 +26,7 @@ _CREATE_PARAMS = {
     "customer_creation",
     "allow_promotion_codes",
     "ui_mode",
+    "customer",
 }
 _INTENT_PARAMS = {"metadata", "description", "receipt_email", "statement_descriptor_suffix"}
 
@@ -36,10 +37,13 @@ def create_session(state, params):
     mode = get_str(params, "mode", required=True)
     if mode != "payment":
         raise invalid_param("mode", "The sandbox only supports `mode=payment`.")
-    get_str(params, "ui_mode", choices=("hosted",))
-    items = _line_items(params)
-    currency = items[0]["price_data"]["currency"]
-    amount = sum(item["price_data"]["unit_amount"] * item["quantity"] for item in items)
+    get_str(params, "ui_mode", choices=("hosted_page",))
+    now = state.now()
+    with state.lock:
+        items = _line_items(state, params, now)
+        customer = _customer(state, params)
+    currency = items[0][0]["currency"]
+    amount = sum(price["unit_amount"] * quantity for price, _, quantity in items)
     minimum = MINIMUM_CHARGE.get(currency)
     if minimum and amount < minimum:
         raise invalid_param(
@@ -47,7 +51,6 @@ def create_session(state, params):
             "The Checkout Session's total amount due must add up to at least "
             f"{format_amount(minimum, currency)} {currency}",
         )
-    now = state.now()
     expires_at = get_int(params, "expires_at")
     if expires_at is None:
         expires_at = now + MAX_LIFETIME
@@ -65,7 +68,7 @@ def create_session(state, params):
         "cancel_url": _url(params, "cancel_url"),
         "success_url": _url(params, "success_url"),
         "client_reference_id": get_str(params, "client_reference_id"),
-        "customer_email": _email(params, "customer_email"),
+        "customer_email": get_email(params, "customer_email"),
         "metadata": get_metadata(params),
         "payment_method_types": _payment_method_types(params, currency),
         "locale": get_str(params, "locale"),
@@ -74,7 +77,7 @@ def create_session(state, params):
             params, "billing_address_collection", choices=("auto", "required")
         ),
         "customer_creation": get_str(params, "customer_creation", choices=("always", "if_required")),
-        "allow_promotion_codes": _bool(params, "allow_promotion_codes"),
+        "allow_promotion_codes": get_bool(params, "allow_promotion_codes"),
     }
     if fields["client_reference_id"] and len(fields["client_reference_id"]) > 200:
         raise invalid_param("client_reference_id", "client_reference_id must be at most 200 characters.")
@@ -89,16 +92,26 @@ def create_session(state, params):
             amount=amount,
             currency=currency,
         )
+        session["customer"] = customer
         state.sessions[session["id"]] = session
+        for price, product, _ in items:
+            state.products.setdefault(product["id"], product)
+            state.prices.setdefault(price["id"], price)
         state.line_items[session["id"]] = [
-            objects.line_item(price_data=item["price_data"], quantity=item["quantity"], created=now)
-            for item in items
+            objects.line_item(price=price, description=product["name"], quantity=quantity)
+            for price, product, quantity in items
         ]
         state.intent_data[session["id"]] = intent_data
         return session
 
 
-def _line_items(params):
+def _line_items(state, params, now):
+    """Validate ``line_items`` into ``[(price, product, quantity)]``; stores nothing.
+
+    Each item names a Price (``price``, which must be active) or describes one
+    inline (``price_data`` with ``product`` or ``product_data``); inline prices
+    are new and inactive, like Stripe's, and ``product_data`` makes a new product.
+    """
     items = params.get("line_items")
     if items in (None, ""):
         raise missing_param("line_items")
@@ -112,40 +125,81 @@ def _line_items(params):
         if not isinstance(item, dict):
             raise invalid_param(label, "Invalid hash")
         reject_unknown(item, {"price_data", "quantity", "price"}, label)
-        if item.get("price"):
-            raise StripeError(
-                f"No such price: '{item['price']}'", code="resource_missing", param=f"{label}[price]"
-            )
-        data = item.get("price_data")
-        if not isinstance(data, dict):
-            raise missing_param(f"{label}[price_data]")
-        reject_unknown(data, {"currency", "unit_amount", "product_data"}, f"{label}[price_data]")
-        currency = get_str(data, "currency", required=True, label=f"{label}[price_data][currency]")
-        if len(currency) != 3 or not currency.isalpha():
-            raise invalid_param(
-                f"{label}[price_data][currency]", f"Invalid currency: {currency}", "invalid_currency"
-            )
-        unit_amount = get_int(
-            data, "unit_amount", required=True, minimum=0, label=f"{label}[price_data][unit_amount]"
-        )
-        product = data.get("product_data")
-        if not isinstance(product, dict):
-            raise missing_param(f"{label}[price_data][product_data]")
-        name = get_str(product, "name", required=True, label=f"{label}[price_data][product_data][name]")
         quantity = get_int(item, "quantity", required=True, minimum=1, label=f"{label}[quantity]")
-        cleaned.append(
-            {
-                "price_data": {
-                    "currency": currency.lower(),
-                    "unit_amount": unit_amount,
-                    "product_data": {"name": name},
-                },
-                "quantity": quantity,
-            }
-        )
-    if len({item["price_data"]["currency"] for item in cleaned}) > 1:
+        if item.get("price") and item.get("price_data"):
+            raise StripeError(
+                f"You may only specify one of these parameters: {label}[price], {label}[price_data]."
+            )
+        if item.get("price"):
+            price = _listed_price(state, item, label)
+            product = state.products[price["product"]]
+        else:
+            price, product = _inline_price(state, item, label, now)
+        cleaned.append((price, product, quantity))
+    if len({price["currency"] for price, _, _ in cleaned}) > 1:
         raise invalid_param("line_items", "All line items must use the same currency.")
     return cleaned
+
+
+def _listed_price(state, item, label):
+    price_id = get_str(item, "price", label=f"{label}[price]")
+    price = state.prices.get(price_id)
+    if price is None:
+        raise no_such("price", price_id, param=f"{label}[price]")
+    if not price["active"]:
+        raise invalid_param(
+            f"{label}[price]", f"The price `{price_id}` is not active, and so cannot be used."
+        )
+    return price
+
+
+def _inline_price(state, item, label, now):
+    data = item.get("price_data")
+    if not isinstance(data, dict):
+        raise missing_param(f"{label}[price_data]")
+    reject_unknown(data, {"currency", "unit_amount", "product_data", "product"}, f"{label}[price_data]")
+    currency = get_currency(data, "currency", label=f"{label}[price_data][currency]")
+    unit_amount = get_int(
+        data, "unit_amount", required=True, minimum=0, label=f"{label}[price_data][unit_amount]"
+    )
+    product_id = get_str(data, "product", label=f"{label}[price_data][product]")
+    product_data = data.get("product_data")
+    if product_id:
+        product = state.products.get(product_id)
+        if product is None:
+            raise no_such("product", product_id, param=f"{label}[price_data][product]")
+    elif not isinstance(product_data, dict):
+        raise missing_param(f"{label}[price_data][product_data]")
+    else:
+        prefix = f"{label}[price_data][product_data]"
+        reject_unknown(product_data, {"name", "description", "metadata"}, prefix)
+        product = objects.product(
+            product_id=objects.new_id("prod_", 14),
+            created=now,
+            name=get_str(product_data, "name", required=True, label=f"{prefix}[name]"),
+            description=get_str(product_data, "description"),
+            metadata=get_metadata(product_data, label=f"{prefix}[metadata]"),
+        )
+    price = objects.price(
+        created=now, currency=currency, unit_amount=unit_amount, product_id=product["id"], active=False
+    )
+    return price, product
+
+
+def _customer(state, params):
+    """The id of an existing ``customer`` the session is for, or None."""
+    customer_id = get_str(params, "customer")
+    if customer_id is None:
+        return None
+    if customer_id not in state.customers:
+        raise no_such("customer", customer_id, param="customer")
+    if params.get("customer_email"):
+        raise StripeError("You may only specify one of these parameters: customer, customer_email.")
+    if params.get("customer_creation"):
+        raise invalid_param(
+            "customer_creation", "`customer_creation` can only be used when `customer` is not set."
+        )
+    return customer_id
 
 
 def _url(params, name):
@@ -153,22 +207,6 @@ def _url(params, name):
     if url is not None and not url.startswith(("http://", "https://")):
         raise invalid_param(name, "Not a valid URL", "url_invalid")
     return url
-
-
-def _email(params, name):
-    email = get_str(params, name)
-    if email is not None and ("@" not in email or email.startswith("@") or email.endswith("@")):
-        raise invalid_param(name, f"Invalid email address: {email}", "email_invalid")
-    return email
-
-
-def _bool(params, name):
-    value = params.get(name)
-    if value in (None, ""):
-        return None
-    if value not in ("true", "false"):
-        raise invalid_param(name, f"Invalid boolean: {value}")
-    return value == "true"
 
 
 def _payment_method_types(params, currency):

@@ -1,10 +1,12 @@
 """``/_sandbox`` control endpoints that let tests drive the sandbox without a browser."""
 
 import copy
+import time
 
 from flask import Blueprint, current_app, jsonify, request
 
 from .errors import StripeError
+from .faults import FaultError
 from .payments import pay_with_bank_account, pay_with_card
 
 control = Blueprint("control", __name__, url_prefix="/_sandbox")
@@ -65,14 +67,21 @@ def pay(session_id):
 @control.post("/clock/advance")
 def advance_clock():
     """Advance the sandbox clock by ``seconds`` and process expiries and settlements."""
-    raw = _params().get("seconds")
-    try:
-        seconds = float(raw)
-    except (TypeError, ValueError):
-        raise StripeError("`seconds` must be a number.", param="seconds") from None
-    if seconds < 0:
-        raise StripeError("`seconds` must not be negative.", param="seconds")
+    seconds = _number(_params().get("seconds"), "seconds")
     return jsonify({"now": _state().advance(seconds)})
+
+
+@control.get("/settings")
+def settings():
+    """The sandbox's settings: ``settle_delay``, ``decline_rate``, ``webhook_retry_delays`` (seconds)."""
+    state = _state()
+    return jsonify(
+        {
+            "settle_delay": state.settle_delay,
+            "decline_rate": state.decline_rate,
+            "webhook_retry_delays": list(state.webhooks.retry_delays),
+        }
+    )
 
 
 @control.get("/clock")
@@ -108,9 +117,70 @@ def add_webhook_endpoint():
 @control.post("/deliveries/flush")
 def flush_deliveries():
     """Wait (up to ``timeout`` seconds, default 10) until no delivery is pending."""
-    try:
-        timeout = float(_params().get("timeout", 10))
-    except (TypeError, ValueError):
-        raise StripeError("`timeout` must be a number.", param="timeout") from None
+    timeout = _number(_params().get("timeout", 10), "timeout")
     drained = _state().webhooks.flush(timeout)
     return jsonify({"empty": drained, "pending": _state().webhooks.pending()})
+
+
+@control.get("/faults")
+def list_faults():
+    """The faults in force, each with ``fired`` (how often it has fired)."""
+    return jsonify({"faults": _state().faults.describe()})
+
+
+@control.post("/faults")
+def add_fault():
+    """Put a fault in force (a JSON object, see :mod:`sandbox.faults`); 400 names a bad field."""
+    spec = request.get_json(silent=True)
+    try:
+        fault = _state().faults.add(spec)
+    except FaultError as error:
+        raise StripeError(str(error), param="fault") from None
+    return jsonify(fault.describe()), 201
+
+
+@control.delete("/faults")
+def clear_faults():
+    """Remove every fault."""
+    _state().faults.clear()
+    return jsonify({"faults": []})
+
+
+@control.get("/decline_rate")
+def decline_rate():
+    """The share (0..1) of good-card payments declined."""
+    return jsonify({"decline_rate": _state().decline_rate})
+
+
+@control.post("/decline_rate")
+def set_decline_rate():
+    """Set ``rate`` (0..1): that share of good-card payments is declined (``generic_decline``)."""
+    rate = _number(_params().get("rate"), "rate")
+    if rate > 1:
+        raise StripeError("`rate` must be between 0 and 1.", param="rate")
+    _state().decline_rate = rate
+    return jsonify({"decline_rate": rate})
+
+
+@control.post("/slow_endpoint")
+def slow_endpoint():
+    """A webhook endpoint that answers slowly: waits ``delay`` seconds (query), answers ``status``.
+
+    For testing a sender's timeouts (e.g. the service's merchant webhooks) without writing a server.
+    """
+    delay = _number(request.args.get("delay", 0), "delay")
+    status = request.args.get("status", "200")
+    if not status.isdigit() or not 200 <= int(status) <= 599:
+        raise StripeError("`status` must be an HTTP status code.", param="status")
+    time.sleep(min(delay, 120))
+    return jsonify({"received": True}), int(status)
+
+
+def _number(raw, name):
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise StripeError(f"`{name}` must be a number.", param=name) from None
+    if value < 0:
+        raise StripeError(f"`{name}` must not be negative.", param=name)
+    return value

@@ -23,15 +23,14 @@ class StripeError(Exception):
         self.decline_code = decline_code
 
     def to_dict(self):
-        """Return the inner error object (without the ``error`` wrapper)."""
-        body = {
-            "type": self.type,
-            "code": self.code,
-            "message": self.message,
-            "param": self.param,
-        }
-        if self.decline_code is not None:
-            body["decline_code"] = self.decline_code
+        """Return the inner error object (without the ``error`` wrapper).
+
+        Like Stripe, fields that do not apply (``code``, ``param``, ``decline_code``,
+        ``doc_url``) are left out rather than sent as null.
+        """
+        body = {"type": self.type, "message": self.message}
+        optional = {"code": self.code, "decline_code": self.decline_code, "param": self.param}
+        body.update({key: value for key, value in optional.items() if value is not None})
         if self.code:
             body["doc_url"] = "https://stripe.com/docs/error-codes/" + self.code.replace("_", "-")
         return body

@@ -9,10 +9,12 @@ from .wire import get_int
 
 # object type -> expandable field -> type of the object its id refers to
 EXPANDABLE = {
-    "checkout.session": {"payment_intent": "payment_intent", "line_items": None},
-    "payment_intent": {"latest_charge": "charge"},
-    "charge": {"payment_intent": "payment_intent"},
+    "checkout.session": {"payment_intent": "payment_intent", "line_items": None, "customer": "customer"},
+    "payment_intent": {"latest_charge": "charge", "customer": "customer"},
+    "charge": {"payment_intent": "payment_intent", "customer": "customer"},
     "refund": {"charge": "charge", "payment_intent": "payment_intent"},
+    "price": {"product": "product"},
+    "item": {"price": None},
 }
 
 
@@ -40,6 +42,8 @@ def _expand_path(state, obj, parts):
         raise invalid_param("expand", f"This property cannot be expanded ({field}).")
     if obj["object"] == "checkout.session" and field == "line_items":
         value = session_line_items(state, obj["id"])
+    elif kinds[field] is None:  # already embedded (a line item's price): expand inside it
+        value = obj.get(field)
     else:
         value = obj.get(field)
         if isinstance(value, str):

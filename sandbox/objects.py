@@ -94,7 +94,7 @@ def checkout_session(*, session_id, created, expires_at, public_url, params, amo
         "subscription": None,
         "success_url": params.get("success_url"),
         "total_details": {"amount_discount": 0, "amount_shipping": 0, "amount_tax": 0},
-        "ui_mode": "hosted",
+        "ui_mode": "hosted_page",
         "url": f"{public_url}/pay/{session_id}",
         "wallet_options": None,
     }
@@ -114,11 +114,9 @@ def customer_details(email, name):
     }
 
 
-def line_item(*, price_data, quantity, created):
-    """A checkout line ``item`` with its inline ``price``, built from ``price_data``."""
-    unit_amount = price_data["unit_amount"]
-    currency = price_data["currency"]
-    total = unit_amount * quantity
+def line_item(*, price, description, quantity):
+    """A checkout line ``item`` for ``quantity`` units of ``price`` (a price object, copied)."""
+    total = price["unit_amount"] * quantity
     return {
         "id": new_id("li_"),
         "object": "item",
@@ -126,30 +124,98 @@ def line_item(*, price_data, quantity, created):
         "amount_subtotal": total,
         "amount_tax": 0,
         "amount_total": total,
-        "currency": currency,
-        "description": price_data["product_data"]["name"],
-        "price": {
-            "id": new_id("price_"),
-            "object": "price",
-            "active": False,
-            "billing_scheme": "per_unit",
-            "created": created,
-            "currency": currency,
-            "custom_unit_amount": None,
-            "livemode": False,
-            "lookup_key": None,
-            "metadata": {},
-            "nickname": None,
-            "product": new_id("prod_", 14),
-            "recurring": None,
-            "tax_behavior": "unspecified",
-            "tiers_mode": None,
-            "transform_quantity": None,
-            "type": "one_time",
-            "unit_amount": unit_amount,
-            "unit_amount_decimal": str(unit_amount),
-        },
+        "currency": price["currency"],
+        "description": description,
+        "price": dict(price),
         "quantity": quantity,
+    }
+
+
+def product(*, product_id, created, name, active=True, description=None, metadata=None):
+    """A ``product`` (Stripe's catalogue entry a price belongs to)."""
+    return {
+        "id": product_id,
+        "object": "product",
+        "active": active,
+        "created": created,
+        "default_price": None,
+        "description": description,
+        "images": [],
+        "livemode": False,
+        "marketing_features": [],
+        "metadata": metadata or {},
+        "name": name,
+        "package_dimensions": None,
+        "shippable": None,
+        "statement_descriptor": None,
+        "tax_code": None,
+        "type": "service",
+        "unit_label": None,
+        "updated": created,
+        "url": None,
+    }
+
+
+def price(
+    *, created, currency, unit_amount, product_id, active=True, lookup_key=None, nickname=None, metadata=None
+):
+    """A one-time ``price`` of ``unit_amount`` minor units of ``currency`` for ``product_id``."""
+    return {
+        "id": new_id("price_"),
+        "object": "price",
+        "active": active,
+        "billing_scheme": "per_unit",
+        "created": created,
+        "currency": currency,
+        "custom_unit_amount": None,
+        "livemode": False,
+        "lookup_key": lookup_key,
+        "metadata": metadata or {},
+        "nickname": nickname,
+        "product": product_id,
+        "recurring": None,
+        "tax_behavior": "unspecified",
+        "tiers_mode": None,
+        "transform_quantity": None,
+        "type": "one_time",
+        "unit_amount": unit_amount,
+        "unit_amount_decimal": str(unit_amount),
+    }
+
+
+def customer(*, created, email, name, description=None, phone=None, metadata=None):
+    """A ``customer``."""
+    return {
+        "id": new_id("cus_", 14),
+        "object": "customer",
+        "address": None,
+        "balance": 0,
+        "business_name": None,
+        "created": created,
+        "currency": None,
+        "customer_account": None,
+        "default_source": None,
+        "delinquent": False,
+        "description": description,
+        "discount": None,
+        "email": email,
+        "individual_name": None,
+        "invoice_prefix": new_id("", 8).upper(),
+        "invoice_settings": {
+            "custom_fields": None,
+            "default_payment_method": None,
+            "footer": None,
+            "rendering_options": None,
+        },
+        "livemode": False,
+        "metadata": metadata or {},
+        "name": name,
+        "next_invoice_sequence": 1,
+        "phone": phone,
+        "preferred_locales": [],
+        "shipping": None,
+        "tax_exempt": "none",
+        "test_clock": None,
     }
 
 
@@ -326,8 +392,9 @@ def charge(*, intent, created, payment_method, details, billing_email, billing_n
 
 def refund(*, charge, amount, created, reason, metadata):
     """A succeeded ``refund`` of ``amount`` from ``charge``."""
-    method = charge["payment_method_details"]["type"]
-    destination = {"type": method, method: {"type": "refund"} if method == "card" else {}}
+    # The API models destination details for cards but not for ACH debits (null there).
+    card = charge["payment_method_details"]["type"] == "card"
+    destination = {"type": "card", "card": {"type": "refund"}} if card else None
     return {
         "id": new_id("re_3"),
         "object": "refund",

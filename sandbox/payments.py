@@ -4,6 +4,7 @@ import datetime
 import hashlib
 
 from . import checkout, objects
+from .catalog import add_customer
 from .errors import StripeError
 
 # Test cards (https://docs.stripe.com/testing). Declines carry (code, decline_code, message).
@@ -93,6 +94,8 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
         session = payable_session(state, session_id)
         email = email or session["customer_email"]
         intent = _attempt_intent(state, session)
+        if "decline" not in card and state.decline_random.random() < state.decline_rate:
+            card = {**card, "decline": ("card_declined", "generic_decline", _DECLINED)}
         card = {"brand": "visa", "funding": "credit", **card}
         card.update(number=number, fingerprint=_fingerprint(number))
         charge = _new_charge(
@@ -106,12 +109,12 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
             code, decline_code, message = card["decline"]
             _fail_charge(state, charge, intent, code, message, "card_error", decline_code)
             return _card_error(code, message, decline_code=decline_code)
-        _succeed_charge(charge, intent)
         if card.get("refund_fails"):
             state.refund_failing_charges.add(charge["id"])
-        _complete_session(state, session, email, name, paid=True)
-        state.emit("payment_intent.succeeded", intent)
+        _complete_session(state, session, intent, charge, email, name, paid=True)
+        _succeed_charge(state, charge, intent)
         state.emit("checkout.session.completed", session)
+        _attach_balance_transaction(state, charge)
         return None
 
 
@@ -151,7 +154,9 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
         intent["last_payment_error"] = None
         settle_at = state.now() + state.settle_delay
         state.settlements[intent["id"]] = (settle_at, BANK_ACCOUNTS.get(account_number))
-        _complete_session(state, session, email, name, paid=False)
+        _complete_session(state, session, intent, charge, email, name, paid=False)
+        state.emit("charge.pending", charge)
+        state.emit("payment_intent.processing", intent)
         state.emit("checkout.session.completed", session)
         return None
 
@@ -167,10 +172,10 @@ def settle_due(state):
         charge = state.charges[intent["latest_charge"]]
         session = next(s for s in state.sessions.values() if s["payment_intent"] == intent_id)
         if failure is None:
-            _succeed_charge(charge, intent)
             session["payment_status"] = "paid"
-            state.emit("payment_intent.succeeded", intent)
+            _succeed_charge(state, charge, intent)
             state.emit("checkout.session.async_payment_succeeded", session)
+            _attach_balance_transaction(state, charge)
         else:
             code, message = failure
             _fail_charge(state, charge, intent, code, message, "invalid_request_error")
@@ -206,8 +211,10 @@ def _attempt_intent(state, session):
         )
         intent["receipt_email"] = data["receipt_email"]
         intent["statement_descriptor_suffix"] = data["statement_descriptor_suffix"]
+        intent["customer"] = session["customer"]
         state.payment_intents[intent["id"]] = intent
         session["payment_intent"] = intent["id"]
+        state.emit("payment_intent.created", intent)
     return intent
 
 
@@ -221,18 +228,19 @@ def _new_charge(state, intent, email, name, details):
         billing_name=name,
     )
     charge["receipt_email"] = intent["receipt_email"]
+    charge["customer"] = intent["customer"]
     state.charges[charge["id"]] = charge
     intent["latest_charge"] = charge["id"]
     return charge
 
 
-def _succeed_charge(charge, intent):
+def _succeed_charge(state, charge, intent):
+    """Mark the charge and its PaymentIntent succeeded: ``charge.succeeded``, ``payment_intent.succeeded``."""
     charge.update(
         status="succeeded",
         paid=True,
         captured=True,
         amount_captured=charge["amount"],
-        balance_transaction=objects.new_id("txn_3"),
         outcome=objects.outcome("approved_by_network", "authorized", "Payment complete."),
     )
     intent.update(
@@ -241,6 +249,14 @@ def _succeed_charge(charge, intent):
         payment_method=charge["payment_method"],
         last_payment_error=None,
     )
+    state.emit("charge.succeeded", charge)
+    state.emit("payment_intent.succeeded", intent)
+
+
+def _attach_balance_transaction(state, charge):
+    """Stripe attaches the balance transaction after the charge succeeds and sends ``charge.updated``."""
+    charge["balance_transaction"] = objects.new_id("txn_3")
+    state.emit("charge.updated", charge)
 
 
 def _fail_charge(state, charge, intent, code, message, error_type, decline_code=None):
@@ -256,6 +272,7 @@ def _fail_charge(state, charge, intent, code, message, error_type, decline_code=
             reason,
         ),
     )
+    state.emit("charge.failed", charge)
     intent.update(
         status="requires_payment_method",
         payment_method=None,
@@ -269,7 +286,16 @@ def _fail_charge(state, charge, intent, code, message, error_type, decline_code=
     state.emit("payment_intent.payment_failed", intent)
 
 
-def _complete_session(state, session, email, name, *, paid):
+def _complete_session(state, session, intent, charge, email, name, *, paid):
+    """Complete the session (paid once its PaymentIntent succeeded), creating the customer if asked.
+
+    With ``customer_creation=always`` Checkout creates a Customer from what the
+    shopper typed (``customer.created``) and links it to the session, the
+    PaymentIntent and the charge.
+    """
+    if session["customer"] is None and session["customer_creation"] == "always":
+        customer = add_customer(state, email=email, name=name)
+        session["customer"] = intent["customer"] = charge["customer"] = customer["id"]
     session.update(
         status="complete",
         payment_status="paid" if paid else "unpaid",

@@ -99,4 +99,5 @@ def fail_pending(state):
         )
         _sync_charge(state, state.charges[refund["charge"]])
         state.emit("refund.updated", refund)
+        state.emit("charge.refund.updated", refund)
         state.emit("refund.failed", refund)

@@ -2,13 +2,15 @@
 
 import contextvars
 import copy
+import random
 import threading
 import time
 
 from . import checkout, payments, refunds
 from .errors import no_such
+from .faults import FaultSet
 from .objects import event as build_event
-from .webhooks import WebhookDispatcher
+from .webhooks import SANDBOX_RETRIES, WebhookDispatcher
 
 TICK_SECONDS = 0.5
 
@@ -19,7 +21,17 @@ current_request = contextvars.ContextVar("current_request", default=None)
 class SandboxState:
     """Everything the sandbox knows; guard mutations with ``self.lock``."""
 
-    def __init__(self, *, webhook_urls=(), webhook_secret, public_url, settle_delay):
+    def __init__(
+        self,
+        *,
+        webhook_urls=(),
+        webhook_secret,
+        public_url,
+        settle_delay,
+        webhook_retry_delays=SANDBOX_RETRIES,
+        seed=None,
+        decline_rate=0.0,
+    ):
         self.lock = threading.RLock()
         self.public_url = public_url.rstrip("/")
         self.settle_delay = settle_delay
@@ -29,6 +41,9 @@ class SandboxState:
         self.payment_intents = {}
         self.charges = {}
         self.refunds = {}
+        self.products = {}
+        self.prices = {}
+        self.customers = {}
         self.events = {}
         self.idempotency = {}
         # session id -> payment_intent_data, used when the PaymentIntent is created
@@ -38,21 +53,37 @@ class SandboxState:
         # charge ids paid with a card whose refunds fail; refund ids awaiting failure
         self.refund_failing_charges = set()
         self.refunds_to_fail = []
-        self.webhooks = WebhookDispatcher(webhook_secret, webhook_urls, self._delivered)
+        self.faults = FaultSet(seed)
+        # Extra declines of good cards ("decline rate"), from their own repeatable stream.
+        self.decline_rate = decline_rate
+        self.decline_random = random.Random(seed)
+        self.webhooks = WebhookDispatcher(
+            webhook_secret,
+            webhook_urls,
+            self._delivered,
+            retry_delays=webhook_retry_delays,
+            clock=self.clock,
+            faults=self.faults,
+        )
         self._stop = threading.Event()
         self._sweeper = None
 
     # -- clock ---------------------------------------------------------------
 
     def now(self):
-        """Sandbox time (unix seconds): real time plus the advanced offset."""
-        return int(time.time() + self.clock_offset)
+        """Sandbox time (whole unix seconds): real time plus the advanced offset."""
+        return int(self.clock())
+
+    def clock(self):
+        """Sandbox time in fractional unix seconds (webhook retries are due on it)."""
+        return time.time() + self.clock_offset
 
     def advance(self, seconds):
         """Move the sandbox clock forward and process whatever became due."""
         with self.lock:
             self.clock_offset += seconds
             self.tick()
+            self.webhooks.wake()
             return self.now()
 
     def tick(self):
@@ -72,6 +103,9 @@ class SandboxState:
             "charge": self.charges,
             "refund": self.refunds,
             "event": self.events,
+            "product": self.products,
+            "price": self.prices,
+            "customer": self.customers,
         }[kind]
         try:
             return store[object_id]

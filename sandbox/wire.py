@@ -78,6 +78,33 @@ def get_str(params, name, *, required=False, label=None, choices=None):
     return value
 
 
+def get_bool(params, name, label=None):
+    """Read a ``true``/``false`` form parameter; None when absent."""
+    value = params.get(name)
+    if value in (None, ""):
+        return None
+    if value not in ("true", "false"):
+        raise invalid_param(label or name, f"Invalid boolean: {value}")
+    return value == "true"
+
+
+def get_currency(params, name, label=None):
+    """Read a required three-letter ISO currency code, lower-cased as Stripe returns it."""
+    label = label or name
+    currency = get_str(params, name, required=True, label=label)
+    if len(currency) != 3 or not currency.isalpha():
+        raise invalid_param(label, f"Invalid currency: {currency}", "invalid_currency")
+    return currency.lower()
+
+
+def get_email(params, name):
+    """Read an optional email address, refusing ones without a local part and a domain."""
+    email = get_str(params, name)
+    if email is not None and ("@" not in email or email.startswith("@") or email.endswith("@")):
+        raise invalid_param(name, f"Invalid email address: {email}", "email_invalid")
+    return email
+
+
 def get_metadata(params, name="metadata", label=None):
     """Read and validate a metadata hash (Stripe's 50 keys / 40 / 500 char limits)."""
     label = label or name

@@ -47,6 +47,7 @@ def sandbox_factory():
 
     def start(**kwargs):
         kwargs.setdefault("webhook_secret", WEBHOOK_SECRET)
+        kwargs.setdefault("webhook_retry_delays", (0.5, 1.0, 2.0))  # Stripe's schedule, compressed
         app = create_app(public_url="http://sandbox.invalid", **kwargs)
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)

@@ -32,7 +32,12 @@ def test_bank_debit_settles(sandbox, client, session_params):
     assert intent.latest_charge.payment_method_details.type == "us_bank_account"
     assert client.v1.checkout.sessions.retrieve(session["id"]).payment_status == "paid"
     types = [e.type for e in client.v1.events.list().data]
-    assert types[:2] == ["checkout.session.async_payment_succeeded", "payment_intent.succeeded"]
+    assert types[:4] == [
+        "charge.updated",
+        "checkout.session.async_payment_succeeded",
+        "payment_intent.succeeded",
+        "charge.succeeded",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -47,7 +52,11 @@ def test_bank_debit_fails(sandbox, client, session_params, account_number, code)
     fetched = client.v1.checkout.sessions.retrieve(session["id"])
     assert (fetched.status, fetched.payment_status) == ("complete", "unpaid")
     types = [e.type for e in client.v1.events.list().data]
-    assert types[:2] == ["checkout.session.async_payment_failed", "payment_intent.payment_failed"]
+    assert types[:3] == [
+        "checkout.session.async_payment_failed",
+        "payment_intent.payment_failed",
+        "charge.failed",
+    ]
 
 
 def test_settles_in_real_time_too(sandbox_factory, make_client, session_params):

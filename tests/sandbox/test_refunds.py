@@ -97,4 +97,10 @@ def test_refund_to_failing_card(sandbox, client, paid):
     charge = client.v1.charges.retrieve(intent.latest_charge)
     assert (charge.amount_refunded, charge.refunded) == (0, False)
     types = [e.type for e in client.v1.events.list().data]
-    assert types[:4] == ["refund.failed", "refund.updated", "charge.refunded", "refund.created"]
+    assert types[:5] == [
+        "refund.failed",
+        "charge.refund.updated",
+        "refund.updated",
+        "charge.refunded",
+        "refund.created",
+    ]
