@@ -44,6 +44,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
                 + ", ".join(missing)
                 + ". Set them in the environment, or set APP_ENV=development for local defaults."
             )
+    guard = env.get("TRANSACTION_GUARD") or ("raise" if app_env == "testing" else "log")
+    if guard not in ("raise", "log", "off"):
+        raise ConfigError(f"TRANSACTION_GUARD must be raise, log or off, not {guard!r}.")
     sqlite_default = "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
     return {
         "APP_ENV": app_env,
@@ -53,7 +56,11 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or "sk_test_sandbox",
         "STRIPE_WEBHOOK_SECRETS": _split(env.get("STRIPE_WEBHOOK_SECRET")) or ["whsec_sandbox"],
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE") or STRIPE_DEFAULT_API_BASE,
-        "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "10")),
+        # Read timeout per Stripe attempt, seconds: with the gateway's one retry a create answers
+        # within about 10 s (app.stripe_gateway).
+        "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "3")),
+        # What a network call inside an open database transaction does: raise, log or off (app.db).
+        "TRANSACTION_GUARD": guard,
         "PUBLIC_BASE_URL": (env.get("PUBLIC_BASE_URL") or "").rstrip("/") or None,
         "DEMO_STOREFRONT": app_env == "development",
         "WEBHOOK_ALLOW_PRIVATE_URLS": env.get("WEBHOOK_ALLOW_PRIVATE_URLS") == "1",

@@ -32,6 +32,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..db import retry_on_lock_conflict
 from ..errors import Conflict, InvalidRequest, Unprocessable
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
@@ -45,7 +46,7 @@ from .states import (
     RefundStatus,
     refund_status_from_stripe,
 )
-from .transitions import move_refunded, record
+from .transitions import lock_payment, move_refunded, record
 
 log = logging.getLogger(__name__)
 
@@ -55,21 +56,11 @@ def stripe_idempotency_key(refund_id: str) -> str:
     return f"refund-{refund_id}"
 
 
-def lock_payment(payment_id: str) -> Payment:
-    """Load ``payment_id`` with its row locked (``FOR UPDATE``) for the open transaction.
-
-    Call at the *start* of a fresh transaction, before any other read: on MariaDB (REPEATABLE
-    READ) later plain reads then see everything committed before the lock was granted.
-    """
-    return db.session.execute(
-        sa.select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-
-
 def _refunds_of(payment_id: str) -> list[Refund]:
+    """The payment's refunds, read with ``FOR UPDATE`` so that a transaction whose snapshot is
+    older than its payment lock (:func:`apply_stripe_refund` runs in the caller's unit of work)
+    still sees the latest ones. Call it only under the payment's row lock, and never before an
+    ``INSERT INTO refunds`` in the same transaction (see :func:`_reserve`)."""
     return list(
         db.session.scalars(
             sa.select(Refund)
@@ -101,7 +92,22 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
     payment_id = payment.id
     intent_id = _payment_intent_of(payment)
 
-    # 1. Reserve the amount under the payment's row lock; commit.
+    # 1. Reserve the amount under the payment's row lock; commit (once more on a lost lock conflict).
+    refund = retry_on_lock_conflict(lambda: _reserve(payment_id, request, source))
+    return send_refund(refund, intent_id=intent_id, source=source)
+
+
+def _reserve(payment_id: str, request: RefundCreate, source: str) -> Refund:
+    """Step 1 of :func:`create_refund`, one transaction: lock the payment row first, check, add
+    the ``pending`` refund, commit.
+
+    The refunds are read with a *plain* read: every writer of a payment's refunds holds the
+    payment's row lock, which already serialises them, and the lock is this transaction's first
+    read, so the read sees every refund committed before it. A locking read here
+    (``SELECT … FROM refunds WHERE payment_id = ? FOR UPDATE``) would take gap locks on the
+    secondary index, and the ``INSERT`` that follows would then deadlock (MariaDB 1213) with a
+    concurrent refund of a *neighbouring* payment.
+    """
     db.session.rollback()
     locked = lock_payment(payment_id)
     if locked.status not in REFUNDABLE:
@@ -110,8 +116,12 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
             f"Only a succeeded or partially refunded payment can be refunded; this one is {locked.status}.",
             code="payment_not_refundable",
         )
-    reserved = sum(r.amount for r in _refunds_of(payment_id) if r.status in REFUND_RESERVING)
-    remaining = locked.amount_total - reserved
+    reserved = db.session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount), 0)).where(
+            Refund.payment_id == payment_id, Refund.status.in_(REFUND_RESERVING)
+        )
+    )
+    remaining = locked.amount_total - int(reserved)
     amount = remaining if request.amount is None else request.amount
     if amount <= 0 or amount > remaining:
         db.session.rollback()
@@ -131,7 +141,7 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
         source=source,
     )
     db.session.commit()
-    return send_refund(refund, intent_id=intent_id, source=source)
+    return refund
 
 
 def send_refund(refund: Refund, *, intent_id: str | None, source: str) -> Refund:
