@@ -5,12 +5,13 @@ Built once in ``create_app`` from config and kept in ``app.extensions["stripe_ga
 
 Time bound. Every call has a connect timeout of 1 s, a read timeout (``STRIPE_TIMEOUT``, default
 3 s) and at most one network retry, which the SDK makes safe with idempotency keys and spaces by
-at most 0.5 s, 1 s, 2 s, ... (stripe-python ``HTTPClient._sleep_time_seconds``). So a Stripe that does not answer costs
-one call at most :attr:`StripeGateway.call_bound` seconds: (1 + retries) × (connect + read) + the
-backoff, 8.5 s with the defaults. Creating a payment makes exactly one Stripe call, so the whole
-create answers within about 10 s (8.5 s + our own database work) and, when Stripe did not answer,
-leaves the payment ``pending`` with a 502 that the merchant can retry. (The read timeout is per
-socket read: a peer trickling bytes could stretch one attempt, but Stripe's answers are a few KB.)
+at most 0.5 s, 1 s, 2 s, ... (stripe-python ``HTTPClient._sleep_time_seconds``). So a Stripe
+that does not answer costs one call at most :attr:`StripeGateway.call_bound` seconds:
+(1 + retries) × (connect + read) + the backoff, 8.5 s with the defaults. Creating a payment
+makes exactly one Stripe call, so the whole create answers within about 10 s (8.5 s + our own
+database work) and, when Stripe did not answer, leaves the payment ``pending`` with a 502 that
+the merchant can retry. (The read timeout is per socket read: a peer trickling bytes could
+stretch one attempt, but Stripe's answers are a few KB.)
 
 Every call first checks that no database transaction is open (:func:`app.db.assert_no_transaction`).
 

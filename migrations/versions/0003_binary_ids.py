@@ -63,31 +63,50 @@ def _binary_collation(conn):
     raise RuntimeError("this MySQL/MariaDB server has no NO PAD binary utf8mb4 collation")
 
 
+def _foreign_keys(conn):
+    """Every foreign key of this database: (table, name, column, referenced table, referenced
+    column, ON UPDATE, ON DELETE)."""
+    return conn.exec_driver_sql(
+        "SELECT k.TABLE_NAME, k.CONSTRAINT_NAME, k.COLUMN_NAME, k.REFERENCED_TABLE_NAME, "
+        "k.REFERENCED_COLUMN_NAME, r.UPDATE_RULE, r.DELETE_RULE "
+        "FROM information_schema.KEY_COLUMN_USAGE k JOIN information_schema.REFERENTIAL_CONSTRAINTS r "
+        "ON r.CONSTRAINT_SCHEMA = k.CONSTRAINT_SCHEMA AND r.CONSTRAINT_NAME = k.CONSTRAINT_NAME "
+        "AND r.TABLE_NAME = k.TABLE_NAME "
+        "WHERE k.TABLE_SCHEMA = DATABASE() AND k.REFERENCED_TABLE_NAME IS NOT NULL"
+    ).all()
+
+
 def _set_collation(collation_for):
     """MODIFY every column of COLUMNS to the collation ``collation_for(table)``, keeping its
-    type and nullability as the server reports them."""
+    type and nullability as the server reports them. MySQL/MariaDB refuse to change a column
+    used by a foreign key (error 1833, even with FOREIGN_KEY_CHECKS = 0), so the foreign keys
+    are dropped first and added back, unchanged, afterwards."""
     conn = op.get_bind()
-    conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
-    try:
-        for table, columns in COLUMNS.items():
-            found = {
-                row.COLUMN_NAME: row
-                for row in conn.execute(
-                    sa.text(
-                        "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
-                        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
-                    ),
-                    {"table": table},
-                )
-            }
-            changes = ", ".join(
-                f"MODIFY `{name}` {found[name].COLUMN_TYPE} CHARACTER SET utf8mb4 "
-                f"COLLATE {collation_for(table)} {'NULL' if found[name].IS_NULLABLE == 'YES' else 'NOT NULL'}"
-                for name in columns
+    foreign_keys = _foreign_keys(conn)
+    for fk in foreign_keys:
+        conn.exec_driver_sql(f"ALTER TABLE `{fk[0]}` DROP FOREIGN KEY `{fk[1]}`")
+    for table, columns in COLUMNS.items():
+        found = {
+            row.COLUMN_NAME: row
+            for row in conn.execute(
+                sa.text(
+                    "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE FROM information_schema.COLUMNS "
+                    "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = :table"
+                ),
+                {"table": table},
             )
-            conn.exec_driver_sql(f"ALTER TABLE `{table}` {changes}")
-    finally:
-        conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 1")
+        }
+        changes = ", ".join(
+            f"MODIFY `{name}` {found[name].COLUMN_TYPE} CHARACTER SET utf8mb4 "
+            f"COLLATE {collation_for(table)} {'NULL' if found[name].IS_NULLABLE == 'YES' else 'NOT NULL'}"
+            for name in columns
+        )
+        conn.exec_driver_sql(f"ALTER TABLE `{table}` {changes}")
+    for table, name, column, ref_table, ref_column, on_update, on_delete in foreign_keys:
+        conn.exec_driver_sql(
+            f"ALTER TABLE `{table}` ADD CONSTRAINT `{name}` FOREIGN KEY (`{column}`) "
+            f"REFERENCES `{ref_table}` (`{ref_column}`) ON UPDATE {on_update} ON DELETE {on_delete}"
+        )
 
 
 def upgrade():
