@@ -17,6 +17,12 @@ violation does:
 ``off``    do nothing
 =========  =============================================================================
 
+**Settling money reads the latest rows.** :func:`begin_read_committed` starts a unit of work at
+READ COMMITTED on MySQL/MariaDB: every read sees the latest commit and a locking read takes no
+gap locks, so the units of work that settle refunds can read a payment's refunds plainly under
+the payment's row lock, without the gap locks of REPEATABLE READ that made concurrent refunds of
+neighbouring payments deadlock (1213).
+
 **Lock conflicts are retried once.** :func:`retry_on_lock_conflict` runs a unit of work again
 after a deadlock (MySQL/MariaDB error 1213), a lock wait timeout (1205) or SQLite's "database is
 locked", instead of answering 500: the database already rolled the loser back, so running the
@@ -89,6 +95,15 @@ def assert_no_transaction(what: str = "a network call") -> None:
     if mode == "raise":
         raise TransactionOpen(message)
     log.error(message, stack_info=True)
+
+
+def begin_read_committed() -> None:
+    """Begin the session's transaction at READ COMMITTED on MySQL/MariaDB (the pooled connection
+    gets its default back when released; SQLAlchemy, "Setting Isolation For Individual
+    Transactions"). Call it first in a fresh unit of work, before any statement. On SQLite it
+    does nothing: there, write transactions are serialised (``BEGIN IMMEDIATE``)."""
+    if db.session.get_bind().dialect.name == "mysql":
+        db.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
 
 
 def is_lock_conflict(exc: BaseException) -> bool:

@@ -41,7 +41,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..db import retry_on_lock_conflict
+from ..db import begin_read_committed, retry_on_lock_conflict
 from ..extensions import db
 from ..models import Payment, StripeEvent, utcnow
 from ..stripe_gateway import GatewayRejected, gateway
@@ -165,6 +165,7 @@ def process_event(event: Any, *, source: str, dry_run: bool = False) -> EventRes
     # 3. Claim the event and apply it in one unit of work.
     def claim_and_apply() -> EventResult:
         db.session.rollback()
+        begin_read_committed()  # refunds are settled from the latest rows (app.db)
         if not _claim_event(event, source):
             log.info("stripe event %s (%s) already processed", event["id"], event_type)
             return EventResult("duplicate")
