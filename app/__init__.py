@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from .config import load_config
-from .extensions import configure_sqlite, db, migrate
+from .extensions import configure_sqlite, db, limiter, migrate
 from .stripe_gateway import StripeGateway
 
 
@@ -44,6 +44,8 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")  # per process; Redis for several
+    limiter.init_app(app)
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config["STRIPE_SECRET_KEY"],
         api_base=app.config["STRIPE_API_BASE"],
@@ -53,10 +55,12 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The merchant API, the shopper pages, Stripe's webhook, and (development) the demo shop."""
-    from . import api, checkout, webhooks
+    """The merchant API, the dashboard, the shopper pages, Stripe's webhook, and (development) the
+    demo shop."""
+    from . import api, checkout, dashboard, webhooks
 
     app.register_blueprint(api.bp)
+    dashboard.init_app(app)  # sign-in sessions (Flask-Login), CSRF, cookie settings, the blueprint
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     if app.config["DEMO_STOREFRONT"]:

@@ -22,15 +22,17 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug.wrappers import Response
 
-from .errors import InvalidRequest, NotFound
+from .errors import Conflict, InvalidRequest, NotFound
 from .extensions import db
 from .merchants import create_merchant, issue_api_key
 from .models import Merchant, Payment, WebhookEndpoint
 from .notifications.endpoints import create_endpoint, delete_endpoint
 from .payments.creation import create_payment
 from .payments.schemas import parse_payment_create
+from .users import create_user, reset_password
 
 DEMO_MERCHANT_NAME = "Demo Coffee Roasters"
+DEMO_USER_EMAIL = "demo@coffee.example"
 PRODUCT = {"name": "Ethiopia Yirgacheffe, 250 g", "unit_amount": 1450, "quantity": 1}
 
 log = logging.getLogger(__name__)
@@ -117,7 +119,8 @@ def _receipt(payment_id: str) -> Path:
 @demo_cli.command("setup")
 @click.option("--base-url", default="http://127.0.0.1:5000", help="Where the service listens.")
 def setup_command(base_url: str) -> None:
-    """Create (or reuse) the demo merchant, issue it a fresh API key, and print a ready curl."""
+    """Create (or reuse) the demo merchant, issue it a fresh API key, give its dashboard user a
+    fresh password, and print them with a ready curl."""
     merchant = db.session.scalars(sa.select(Merchant).where(Merchant.name == DEMO_MERCHANT_NAME)).first()
     if merchant is None:
         merchant, key = create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"])
@@ -133,6 +136,10 @@ def setup_command(base_url: str) -> None:
     }
     _register_receiver(merchant, f"{base_url}/demo/webhooks")
     click.echo(f"Demo merchant {merchant.id}, API key (shown once): {key}")
+    password = _demo_password(merchant)
+    click.echo(
+        f"Dashboard: {base_url}/dashboard/  email {DEMO_USER_EMAIL}  password (shown once): {password}"
+    )
     click.echo(f"Demo storefront: {base_url}/demo/")
     click.echo("Create a payment:")
     click.echo(
@@ -140,6 +147,14 @@ def setup_command(base_url: str) -> None:
         f"-H 'Content-Type: application/json' -H \"Idempotency-Key: $(uuidgen || date +%s%N)\" "
         f"-d '{json.dumps(body)}'"
     )
+
+
+def _demo_password(merchant: Merchant) -> str:
+    """Create the demo merchant's admin user, or give it a new password; return the password."""
+    try:
+        return create_user(merchant.id, DEMO_USER_EMAIL, "admin")[1]
+    except Conflict:
+        return reset_password(DEMO_USER_EMAIL)
 
 
 def _register_receiver(merchant: Merchant, url: str) -> None:
