@@ -53,10 +53,10 @@ def make_user(app: Flask) -> Callable[..., UserHandle]:
 
 
 def insert_payment(merchant_id: str, **fields: Any) -> str:
-    """Insert a payment row (default: ``succeeded`` $30.00 order A-1001) in the open app context;
+    """Insert a payment row (default: ``succeeded``, $30.00, a fresh order id) in the open app context;
     commits and returns its id."""
     now = fields.pop("created_at", None) or utcnow()
-    order_id = fields.pop("order_id", "A-1001")
+    order_id = fields.pop("order_id", None) or "A-" + new_id("o")[-8:]
     status = fields.pop("status", "succeeded")
     values: dict[str, Any] = {
         "id": new_id("pay"),

@@ -89,12 +89,16 @@ def test_signin_without_csrf_token_is_refused(dashboard, merchant, make_user):
     assert response.status_code == 400
 
 
-def test_viewer_sees_no_actions_and_a_forged_refund_is_forbidden(app, dashboard, merchant, make_user, make_payment):
+def test_viewer_sees_no_actions_and_a_forged_refund_is_forbidden(
+    app, dashboard, merchant, make_user, make_payment
+):
     payment_id = make_payment(merchant.id)
     viewer = dashboard(make_user(merchant.id, role="viewer"))
     page = viewer.get(f"/dashboard/payments/{payment_id}").get_data(as_text=True)
     assert "Refund…" not in page and "Expire payment" not in page
-    forged = viewer.post(f"/dashboard/payments/{payment_id}/refund", {"reason": "duplicate", "confirm": "yes"})
+    forged = viewer.post(
+        f"/dashboard/payments/{payment_id}/refund", {"reason": "duplicate", "confirm": "yes"}
+    )
     assert forged.status_code == 403
     assert viewer.post("/dashboard/developers/api-keys").status_code == 403
     with app.app_context():
