@@ -10,7 +10,7 @@ from playwright.sync_api import Page, expect
 from werkzeug.wrappers import Request, Response
 
 from app.extensions import db
-from app.models import Payment
+from app.models import Merchant, Payment
 from app.notifications.endpoints import create_endpoint
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
@@ -106,7 +106,7 @@ def test_resend_a_failed_delivery_and_rotate_the_secret(
 ):
     with app.app_context():
         endpoint, first_secret = create_endpoint(
-            db.session.get(Payment.merchant.property.mapper.class_, merchant.id),
+            db.session.get_one(Merchant, merchant.id),
             {"url": shop_receiver["url"], "enabled_events": ["*"]},
         )
         payment_id = insert_payment(merchant.id, status="open", order_id="ORD-9")
