@@ -12,7 +12,7 @@ from datetime import date
 
 WIDTH = 600
 HEIGHT = 160
-LEFT = 4  # px before the first bar
+SIDE = 24  # px left and right of the bars, so that the first and last day labels fit
 TOP = 10  # px above the highest bar
 BOTTOM = 20  # px for the day labels
 
@@ -45,16 +45,16 @@ def bar_chart(days: list[date], values: dict[date, int], label: Callable[[int], 
     """Lay out ``values`` (missing days are 0) as bars over ``days``, oldest left.
 
     ``label`` formats a value (a money amount in minor units, or a count).
-    Bars are scaled to the largest value; a day label every 7 days and on the last day.
+    Bars are scaled to the largest value; a day label every 7 days, counted back from the last.
     """
-    slot = (WIDTH - LEFT) / max(len(days), 1)
+    slot = (WIDTH - 2 * SIDE) / max(len(days), 1)
     usable = HEIGHT - TOP - BOTTOM
     top_value = max((values.get(d, 0) for d in days), default=0) or 1
     bars, ticks = [], []
     for index, day in enumerate(days):
         value = values.get(day, 0)
         height = usable * value / top_value
-        x = LEFT + index * slot
+        x = SIDE + index * slot
         bars.append(
             Bar(
                 x=round(x + slot * 0.15, 2),
@@ -65,7 +65,7 @@ def bar_chart(days: list[date], values: dict[date, int], label: Callable[[int], 
                 label=label(value),
             )
         )
-        if index % 7 == 0 or index == len(days) - 1:
+        if (len(days) - 1 - index) % 7 == 0:  # weekly, ending on the last day
             ticks.append((round(x + slot / 2, 2), day.strftime("%b %d")))
     return BarChart(
         width=WIDTH,

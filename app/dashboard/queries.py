@@ -293,8 +293,8 @@ def home_figures(merchant_id: str, now: datetime | None = None) -> HomeFigures:
         by_status[status] += count
         if status in PAID:
             volume[currency][when] += int(total or 0)
-    paid = sum(by_status[s] for s in PAID)
-    decided = paid + sum(by_status[s] for s in UNPAID)
+    paid = sum(by_status.get(s, 0) for s in PAID)
+    decided = paid + sum(by_status.get(s, 0) for s in UNPAID)
 
     stuck = db.session.scalars(
         newest_first(

@@ -1,6 +1,8 @@
 """The merchant dashboard in real Chromium (a 390 px wide phone): refund from the payment page,
 resend a failed webhook delivery, rotate a secret, create and revoke an API key, viewer limits."""
 
+# ruff: noqa: F811  (pytest fixtures imported from tests.dashboard.support are used as arguments)
+
 from __future__ import annotations
 
 from collections.abc import Iterator

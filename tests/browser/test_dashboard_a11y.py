@@ -1,6 +1,8 @@
 """Accessibility: axe-core (vendored, ``tests/browser/vendor``) on every dashboard page, on a
 phone (390 px) and a desktop (1280 px): no serious or critical violation."""
 
+# ruff: noqa: F811  (pytest fixtures imported from tests.dashboard.support are used as arguments)
+
 from __future__ import annotations
 
 from pathlib import Path
