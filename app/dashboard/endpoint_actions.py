@@ -8,7 +8,8 @@ test event like any other.
 from __future__ import annotations
 
 from ..extensions import db
-from ..models import Event, EventDelivery, WebhookEndpoint, new_id, utcnow
+from ..models import Event, WebhookEndpoint, new_id, utcnow
+from ..notifications.outbox import _message  # the outbox's one message shape (make it public)
 
 #: The type of the event "send test event" delivers (never emitted by a payment).
 TEST_EVENT_TYPE = "webhook_endpoint.test"
@@ -37,17 +38,6 @@ def send_test_event(endpoint: WebhookEndpoint) -> Event:
         created_at=now,
     )
     db.session.add(event)
-    db.session.add(
-        EventDelivery(
-            id=new_id("msg"),
-            event_id=event.id,
-            endpoint_id=endpoint.id,
-            status="pending",
-            attempt_count=0,
-            next_attempt_at=now,
-            created_at=now,
-            updated_at=now,
-        )
-    )
+    db.session.add(_message(event, endpoint.id))
     db.session.commit()
     return event
