@@ -61,7 +61,4 @@ def downgrade():
     with op.batch_alter_table('api_keys', schema=None) as batch_op:
         batch_op.drop_column('last_used_at')
 
-    with op.batch_alter_table('users', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_users_merchant_id'))
-
-    op.drop_table('users')
+    op.drop_table('users')  # with its indexes (MariaDB refuses to drop the FK's index first)
