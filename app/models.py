@@ -324,5 +324,14 @@ sa.Index(
     Payment.id,
 )
 sa.Index("ix_payments_merchant_order", Payment.merchant_id, Payment.order_id)
+# Covers the home page's 30-day figures (grouped by day, status, currency): read from the index alone.
+sa.Index(
+    "ix_payments_merchant_figures",
+    Payment.merchant_id,
+    Payment.created_at,
+    Payment.status,
+    Payment.currency,
+    Payment.amount_total,
+)
 sa.Index("ix_payments_merchant_email", Payment.merchant_id, Payment.customer_email)
 sa.Index("ix_refunds_created", Refund.created_at, Refund.id)

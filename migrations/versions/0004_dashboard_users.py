@@ -44,6 +44,7 @@ def upgrade():
         batch_op.create_index('ix_payments_merchant_status_created', ['merchant_id', 'status', 'created_at', 'id'], unique=False)
         batch_op.create_index('ix_payments_merchant_order', ['merchant_id', 'order_id'], unique=False)
         batch_op.create_index('ix_payments_merchant_email', ['merchant_id', 'customer_email'], unique=False)
+        batch_op.create_index('ix_payments_merchant_figures', ['merchant_id', 'created_at', 'status', 'currency', 'amount_total'], unique=False)
 
     with op.batch_alter_table('refunds', schema=None) as batch_op:
         batch_op.create_index('ix_refunds_created', ['created_at', 'id'], unique=False)
@@ -54,6 +55,7 @@ def downgrade():
         batch_op.drop_index('ix_refunds_created')
 
     with op.batch_alter_table('payments', schema=None) as batch_op:
+        batch_op.drop_index('ix_payments_merchant_figures')
         batch_op.drop_index('ix_payments_merchant_email')
         batch_op.drop_index('ix_payments_merchant_order')
         batch_op.drop_index('ix_payments_merchant_status_created')
