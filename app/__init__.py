@@ -11,7 +11,7 @@ from flask import Flask
 
 from .config import load_config
 from .db import install_transaction_guard
-from .extensions import configure_sqlite, db, migrate
+from .extensions import configure_sqlite, db, limiter, migrate
 from .stripe_gateway import StripeGateway
 
 
@@ -45,6 +45,8 @@ def register_extensions(app: Flask) -> None:
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")  # per process; Redis for several
+    limiter.init_app(app)
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config["STRIPE_SECRET_KEY"],
         api_base=app.config["STRIPE_API_BASE"],
@@ -54,12 +56,13 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    """The index page, the merchant API, the shopper pages, Stripe's webhook, and (development)
-    the demo shop."""
-    from . import api, checkout, home, webhooks
+    """The index page, the merchant API, the dashboard, the shopper pages, Stripe's webhook, and
+    (development) the demo shop."""
+    from . import api, checkout, dashboard, home, webhooks
 
     app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
+    dashboard.init_app(app)  # sign-in sessions (Flask-Login), CSRF, cookie settings, the blueprint
     app.register_blueprint(checkout.bp)
     app.register_blueprint(webhooks.bp)
     if app.config["DEMO_STOREFRONT"]:

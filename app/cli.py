@@ -10,7 +10,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .config import effective_settings
-from .errors import InvalidRequest
+from .errors import InvalidRequest, ServiceError
 from .extensions import db
 from .merchants import create_merchant
 from .models import Merchant
@@ -18,6 +18,7 @@ from .notifications.endpoints import create_endpoint
 from .notifications.serializers import endpoint_to_dict
 from .notifications.worker import Worker, status_counts
 from .scheduler import job_statuses, periodic_jobs
+from .users import ROLES, create_user, disable_user, list_users
 
 merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.")
 
@@ -145,12 +146,55 @@ def reconcile_command(older_than: int, dry_run: bool, events_window: int) -> Non
         sys.exit(1)
 
 
+users_cli = AppGroup("users", help="Manage dashboard users (people who sign in at /dashboard/).")
+
+
+@users_cli.command("create")
+@click.option("--merchant", "merchant_id", required=True, help="The merchant id (mer_…) the user belongs to.")
+@click.option("--email", required=True, help="The user's email address (their sign-in name).")
+@click.option("--role", type=click.Choice(ROLES), default="viewer", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead.")
+def create_user_command(merchant_id: str, email: str, role: str, password_stdin: bool) -> None:
+    """Create a dashboard user and print it as JSON, with a generated one-time password unless
+    --password-stdin was given (at least 12 characters)."""
+    password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
+    try:
+        user, generated = create_user(merchant_id, email, role, password)
+    except ServiceError as exc:
+        raise click.UsageError(exc.message) from exc
+    out = {"user_id": user.id, "merchant_id": user.merchant_id, "email": user.email, "role": user.role}
+    if password is None:
+        out["password"] = generated
+    click.echo(json.dumps(out))
+
+
+@users_cli.command("list")
+@click.option("--merchant", "merchant_id", help="Only this merchant's users.")
+def list_users_command(merchant_id: str | None) -> None:
+    """Print one line per user: id, merchant, email, role, and "disabled" if so."""
+    for user in list_users(merchant_id):
+        state = "disabled" if user.disabled_at else "active"
+        click.echo(f"{user.id}\t{user.merchant_id}\t{user.email}\t{user.role}\t{state}")
+
+
+@users_cli.command("disable")
+@click.argument("email")
+def disable_user_command(email: str) -> None:
+    """Disable the user EMAIL: no more sign-ins, and open sessions end at their next request."""
+    try:
+        user = disable_user(email)
+    except ServiceError as exc:
+        raise click.UsageError(exc.message) from exc
+    click.echo(f"disabled {user.id} {user.email}")
+
+
 def register(app: Flask) -> None:
     """Attach the command groups to ``app``."""
     app.cli.add_command(merchants_cli)
     app.cli.add_command(worker_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(config_cli)
+    app.cli.add_command(users_cli)
     if app.config["DEMO_STOREFRONT"]:
         from .demo import demo_cli
 

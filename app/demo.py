@@ -24,15 +24,17 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug.wrappers import Response
 
-from .errors import InvalidRequest, NotFound
+from .errors import Conflict, InvalidRequest, NotFound
 from .extensions import db
 from .merchants import create_merchant, issue_api_key
 from .models import Merchant, Payment, WebhookEndpoint
 from .notifications.endpoints import create_endpoint, delete_endpoint
 from .payments.creation import create_payment
 from .payments.schemas import parse_payment_create
+from .users import create_user, reset_password
 
 DEMO_MERCHANT_NAME = "Demo Coffee Roasters"
+DEMO_USER_EMAIL = "demo@coffee.example"
 PRODUCT = {"name": "Ethiopia Yirgacheffe, 250 g", "unit_amount": 1450, "quantity": 1}
 
 log = logging.getLogger(__name__)
@@ -135,7 +137,8 @@ def setup_command(base_url: str, wait_ready: bool) -> None:
         key = issue_api_key(merchant)
         db.session.commit()
     _register_receiver(merchant, f"{base_url}/demo/webhooks")
-    click.echo(startup_block(base_url, key, dashboard="dashboard" in current_app.blueprints))
+    password = _demo_password(merchant)
+    click.echo(startup_block(base_url, key, dashboard_password=password))
 
 
 def create_payment_curl(base_url: str, key: str) -> str:
@@ -157,8 +160,8 @@ def create_payment_curl(base_url: str, key: str) -> str:
     )
 
 
-def startup_block(base_url: str, key: str, *, dashboard: bool) -> str:
-    """The block ``make run`` ends with."""
+def startup_block(base_url: str, key: str, *, dashboard_password: str) -> str:
+    """The block ``make run`` ends with; ``dashboard_password`` is the demo user's (shown once)."""
     rule = "=" * 78
     lines = [
         rule,
@@ -166,9 +169,8 @@ def startup_block(base_url: str, key: str, *, dashboard: bool) -> str:
         f"  Demo shop    {base_url}/demo/   (pay with 4242 4242 4242 4242)",
         f"  API          {base_url}/api/v1   (description: {base_url}/api/v1/openapi.json)",
     ]
-    if dashboard:
-        lines.append(f"  Dashboard    {base_url}/dashboard/")
     lines += [
+        f"  Dashboard    {base_url}/dashboard/   sign in as {DEMO_USER_EMAIL} / {dashboard_password}",
         f"  Health       {base_url}/readyz   Metrics {base_url}/metrics",
         f"  Demo API key {key}   (shown once; a new one at every start)",
         "Create a payment (paste as is; every paste is a new order):",
@@ -190,6 +192,14 @@ def _wait_until_ready(base_url: str, timeout: float = 60.0) -> None:
         if time.monotonic() > deadline:
             raise click.ClickException(f"{base_url}/readyz did not answer 200 within {timeout:.0f} s.")
         time.sleep(0.5)
+
+
+def _demo_password(merchant: Merchant) -> str:
+    """Create the demo merchant's admin user, or give it a new password; return the password."""
+    try:
+        return create_user(merchant.id, DEMO_USER_EMAIL, "admin")[1]
+    except Conflict:
+        return reset_password(DEMO_USER_EMAIL)
 
 
 def _register_receiver(merchant: Merchant, url: str) -> None:

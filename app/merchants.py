@@ -1,17 +1,25 @@
-"""Merchants and their API keys. Keys are shown once and stored only as a SHA-256 hash."""
+"""Merchants and their API keys. Keys are shown once and stored only as a SHA-256 hash.
+
+The API authenticates with :func:`merchant_for_api_key`; the dashboard and the CLI manage keys
+with :func:`issue_api_key`, :func:`list_api_keys` and :func:`revoke_api_key`.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import secrets
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from .errors import AuthenticationFailed, InvalidRequest
+from .errors import AuthenticationFailed, InvalidRequest, NotFound
 from .extensions import db
 from .models import ApiKey, Merchant, utcnow
 
 API_KEY_PREFIX = "mk_"
+
+#: ``last_used_at`` is written at most this often per key, so busy keys cost no write per request.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def hash_api_key(key: str) -> str:
@@ -55,14 +63,57 @@ def merchant_for_api_key(authorization: str | None) -> Merchant:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthenticationFailed("Provide your API key as 'Authorization: Bearer mk_…'.")
-    merchant = db.session.scalars(
-        sa.select(Merchant)
+    found = db.session.execute(
+        sa.select(Merchant, ApiKey.id, ApiKey.last_used_at)
         .join(ApiKey)
         .where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
     ).first()
-    if merchant is None:
+    if found is None:
         raise AuthenticationFailed("Invalid API key provided.")
+    merchant, key_id, last_used_at = found
+    _note_key_use(key_id, last_used_at)
     return merchant
+
+
+def _note_key_use(key_id: int, last_used_at: datetime | None) -> None:
+    """Set the key's ``last_used_at`` if it is older than :data:`LAST_USED_RESOLUTION` (a
+    conditional UPDATE, so concurrent requests write it once), committing at once: this runs
+    before the request's own unit of work starts."""
+    now = utcnow()
+    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
+        return
+    db.session.execute(
+        sa.update(ApiKey)
+        .where(
+            ApiKey.id == key_id,
+            sa.or_(ApiKey.last_used_at.is_(None), ApiKey.last_used_at < now - LAST_USED_RESOLUTION),
+        )
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def list_api_keys(merchant_id: str) -> list[ApiKey]:
+    """The merchant's keys, active and revoked, newest first (only prefixes: keys are hashed)."""
+    return list(
+        db.session.scalars(
+            sa.select(ApiKey)
+            .where(ApiKey.merchant_id == merchant_id)
+            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+        ).all()
+    )
+
+
+def revoke_api_key(merchant_id: str, key_id: int) -> None:
+    """Revoke the merchant's key ``key_id`` (it answers 401 from now on); commits. Revoking a
+    revoked key changes nothing. Raises :class:`NotFound` for an unknown or another merchant's key."""
+    key = db.session.get(ApiKey, key_id)
+    if key is None or key.merchant_id != merchant_id:
+        raise NotFound(f"No such API key: {key_id!r}.", param="id")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+    db.session.commit()
 
 
 def revoke_api_keys(merchant: Merchant) -> int:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
+from flask_login import UserMixin
 from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -91,6 +92,8 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
     prefix: Mapped[str] = mapped_column(binary_string(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: When the key last authenticated a request, to the minute (written at most once a minute).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     merchant: Mapped[Merchant] = relationship(back_populates="api_keys")
 
@@ -302,3 +305,54 @@ class DeliveryAttempt(db.Model):  # type: ignore[name-defined]
     latency_ms: Mapped[int] = mapped_column(sa.Integer)
     response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     error: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+
+
+class User(UserMixin, db.Model):  # type: ignore[name-defined]
+    """A person who signs in to the merchant dashboard (``usr_…``), for exactly one merchant.
+
+    ``role`` is ``admin`` (may act: refund, expire, manage webhooks and keys) or ``viewer``
+    (read-only). ``email`` is stored lower-case and unique across merchants. Only an Argon2id
+    hash of the password is stored. A user with ``disabled_at`` set can no longer sign in, and
+    their open sessions end at the next request.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("usr"))
+    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    merchant: Mapped[Merchant] = relationship()
+
+    @property
+    def is_admin(self) -> bool:
+        """Whether the user may act (refund, expire, manage webhook endpoints and API keys)."""
+        return self.role == "admin"
+
+
+# Dashboard lists (issue 13): filter by status, search by order id or customer email, newest first,
+# per merchant. Declared here so the metadata matches migration 0004.
+sa.Index(
+    "ix_payments_merchant_status_created",
+    Payment.merchant_id,
+    Payment.status,
+    Payment.created_at,
+    Payment.id,
+)
+sa.Index("ix_payments_merchant_order", Payment.merchant_id, Payment.order_id)
+# Covers the home page's 30-day figures (grouped by day, status, currency): read from the index alone.
+sa.Index(
+    "ix_payments_merchant_figures",
+    Payment.merchant_id,
+    Payment.created_at,
+    Payment.status,
+    Payment.currency,
+    Payment.amount_total,
+)
+sa.Index("ix_payments_merchant_email", Payment.merchant_id, Payment.customer_email)
+sa.Index("ix_refunds_created", Refund.created_at, Refund.id)

@@ -1,0 +1,144 @@
+"""Dashboard test support: users, payments inserted directly, a signed-in test client.
+
+Plain functions and fixtures shared by ``tests/dashboard`` and ``tests/browser/test_dashboard*``
+(which import the fixtures they use).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.extensions import db, limiter
+from app.models import Payment, new_id, utcnow
+from app.users import create_user
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class UserHandle:
+    """A dashboard user made for a test."""
+
+    id: str
+    email: str
+    password: str
+    merchant_id: str
+
+
+@pytest.fixture(autouse=True)
+def _fresh_signin_limits(app: Flask) -> Iterator[None]:
+    """Every test starts with no failed sign-ins counted (all tests come from 127.0.0.1)."""
+    limiter.reset()
+    yield
+    limiter.reset()
+
+
+@pytest.fixture
+def make_user(app: Flask) -> Callable[..., UserHandle]:
+    def make(merchant_id: str, role: str = "admin", email: str | None = None) -> UserHandle:
+        email = email or f"{role}-{new_id('u')[-8:]}@shop.example"
+        with app.app_context():
+            user, password = create_user(merchant_id, email, role, PASSWORD)
+            return UserHandle(user.id, user.email, password, merchant_id)
+
+    return make
+
+
+def insert_payment(merchant_id: str, **fields: Any) -> str:
+    """Insert a payment row (default: ``succeeded``, $30.00, a fresh order id) in the open app context;
+    commits and returns its id."""
+    now = fields.pop("created_at", None) or utcnow()
+    order_id = fields.pop("order_id", None) or "A-" + new_id("o")[-8:]
+    status = fields.pop("status", "succeeded")
+    values: dict[str, Any] = {
+        "id": new_id("pay"),
+        "merchant_id": merchant_id,
+        "order_id": order_id,
+        "live_order_id": None if status in ("failed", "expired") else order_id,
+        "status": status,
+        "currency": "usd",
+        "amount_total": 3000,
+        "amount_refunded": 0,
+        "line_items": [{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
+        "customer_email": "ada@example.com",
+        "metadata_": {"cart": "c_77"},
+        "success_url": "https://shop.example/thanks",
+        "cancel_url": "https://shop.example/cart",
+        "checkout_url": "http://127.0.0.1/pay/x",
+        "expires_at": now + timedelta(hours=1),
+        "request_fingerprint": "f" * 64,
+        "stripe_idempotency_key": new_id("k"),
+        "created_at": now,
+        "updated_at": now,
+    }
+    values.update(fields)
+    payment = Payment(**values)
+    db.session.add(payment)
+    db.session.commit()
+    return payment.id
+
+
+@pytest.fixture
+def make_payment(app: Flask) -> Callable[..., str]:
+    """``make_payment(merchant_id, **fields)``: see :func:`insert_payment`."""
+
+    def make(merchant_id: str, **fields: Any) -> str:
+        with app.app_context():
+            return insert_payment(merchant_id, **fields)
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form in a page."""
+    match = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+class Dashboard:
+    """A test client signed in (or not) to the dashboard; ``post`` adds a fresh CSRF token."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, **kwargs)
+
+    def token(self) -> str:
+        return csrf_token(self.client.get("/dashboard/signin").get_data(as_text=True))
+
+    def post(self, path: str, data: dict[str, Any] | None = None, *, with_token: bool = True) -> Any:
+        form = dict(data or {})
+        if with_token:
+            form["csrf_token"] = self.token()
+        return self.client.post(path, data=form)
+
+    def sign_in(self, email: str, password: str = PASSWORD) -> Any:
+        return self.post("/dashboard/signin", {"email": email, "password": password})
+
+
+@pytest.fixture
+def dashboard(app: Flask) -> Callable[[UserHandle | None], Dashboard]:
+    """``dashboard(user)``: a fresh client, signed in as ``user`` (or anonymous for None)."""
+
+    def open_as(user: UserHandle | None = None) -> Dashboard:
+        handle = Dashboard(app.test_client())
+        if user is not None:
+            response = handle.sign_in(user.email, user.password)
+            assert response.status_code == 302, response.get_data(as_text=True)
+        return handle
+
+    return open_as
+
+
+def days_ago(days: float) -> datetime:
+    return utcnow() - timedelta(days=days)
