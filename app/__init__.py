@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from .config import load_config
-from .extensions import configure_sqlite, db, migrate
+from .extensions import configure_sqlite, db, limiter, migrate
 from .stripe_gateway import StripeGateway
 
 
@@ -38,12 +38,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, migrations, and the Stripe gateway (one client reused across requests)."""
+    """Database, migrations, rate limits, and the Stripe gateway (one client reused across requests)."""
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
+    limiter.init_app(app)
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config["STRIPE_SECRET_KEY"],
         api_base=app.config["STRIPE_API_BASE"],

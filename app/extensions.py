@@ -2,6 +2,8 @@
 
 from typing import Any
 
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import Engine, event
@@ -14,6 +16,9 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+#: Rate limits; keyed by client address (``request.remote_addr``) unless a limit says otherwise.
+#: Settings: ``RATELIMIT_*`` in :mod:`app.config`; the limits themselves: :mod:`app.rate_limits`.
+limiter = Limiter(key_func=get_remote_address)
 
 
 def configure_sqlite(engine: Engine) -> None:
