@@ -12,6 +12,7 @@ from flask import Flask
 
 from .config import load_config
 from .extensions import configure_sqlite, db, limiter, migrate
+from .security import register_security_headers
 from .stripe_gateway import StripeGateway
 
 
@@ -33,6 +34,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     register_extensions(app)
     register_blueprints(app)
+    register_security_headers(app)
     register_commands(app)
     return app
 
