@@ -32,6 +32,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if config:
         app.config.from_mapping(config)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The stripe SDK logs every request's URL at INFO: Checkout Session ids do not belong in logs.
+    logging.getLogger("stripe").setLevel(logging.WARNING)
     register_extensions(app)
     register_blueprints(app)
     register_security_headers(app)
