@@ -40,3 +40,21 @@ def test_development_defaults_to_sqlite_under_instance(tmp_path):
 def test_unknown_app_env_is_refused(tmp_path):
     with pytest.raises(ConfigError, match="APP_ENV"):
         load_config(str(tmp_path), {"APP_ENV": "staging"})
+
+
+def test_rate_limits_count_in_redis_in_production_and_in_memory_elsewhere(tmp_path):
+    secrets = {"SECRET_KEY": "s", "STRIPE_SECRET_KEY": "sk_x", "STRIPE_WEBHOOK_SECRET": "whsec_x"}
+    production = load_config(str(tmp_path), secrets)
+    assert production["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert production["RATELIMIT_API_READS"] == "100 per second"
+    assert load_config(str(tmp_path), {"APP_ENV": "development"})["RATELIMIT_STORAGE_URI"] == "memory://"
+    custom = load_config(
+        str(tmp_path),
+        {
+            **secrets,
+            "RATELIMIT_STORAGE_URI": "redis://cache:6379/2",
+            "RATELIMIT_SUCCESS_PAGE": "5 per minute",
+        },
+    )
+    assert custom["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/2"
+    assert custom["RATELIMIT_SUCCESS_PAGE"] == "5 per minute"
