@@ -12,10 +12,12 @@ METRICS_DIR := instance/prometheus
 
 .PHONY: install run test test-sqlite test-mysql services lint
 
-$(BIN)/activate: requirements.txt
+# `make run` (honcho) and `make test` both need the development tools, so both install
+# requirements-dev.txt (which includes requirements.txt); production installs requirements.txt only.
+$(BIN)/activate: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	$(BIN)/pip install -q -r requirements-dev.txt
 	touch $(BIN)/activate
 
 install: $(BIN)/activate

@@ -1,18 +1,71 @@
-"""gunicorn settings for ``web`` (Procfile). Every create waits on Stripe, so workers are threaded:
-a request blocked on Stripe holds one thread, not a whole process."""
+"""gunicorn settings for ``web`` (Procfile, Procfile.dev).
 
+Worker model: gevent (measured; figures in tests/edge/test_gunicorn.py's output and the notes).
+Every create waits on Stripe, and every shopper's success page does too. With threads, a fixed
+pool is the limit: 40 creates waiting on a slow Stripe held all 2 x 16 threads and ``/pay`` waited
+behind them, and gthread reads request headers in a pool thread with no time limit, so 40 clients
+sending headers a byte at a time held the threads just as well. With gevent a waiting request
+costs a greenlet, not a thread (``worker_connections`` of them per worker), and the request line
+and headers must arrive within ``keepalive`` seconds or the connection is closed.
+
+Checked under gevent's monkey-patching (done by the worker before the app is imported): PyMySQL
+and requests (hence the stripe SDK's HTTP client and the merchant-webhook sender) and redis are
+pure-Python socket users and yield while they wait; SQLAlchemy's pool and Flask-Limiter's memory
+storage use the patched locks. SQLite is a C library that does not yield: a greenlet waiting for
+its write lock blocks its whole worker for up to ``busy_timeout``. That is acceptable only because
+no transaction is held across a network call (the project's rule); production runs MySQL.
+"""
+
+import logging
 import os
+import re
+
+import gunicorn.http.wsgi
+from gunicorn.glogging import Logger
 
 bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-worker_class = "gthread"
+worker_class = "gevent"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "16"))
-timeout = 30  # Stripe calls time out after 10 s with at most 2 retries
+worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
+timeout = 30  # a worker whose loop stops for 30 s is restarted
 graceful_timeout = 30
-keepalive = 5
+keepalive = 5  # also the time a client has to send its request line and headers (gevent)
+limit_request_line = 4094  # bytes; our longest URL (a success URL) is about 100
+limit_request_fields = 50
+limit_request_field_size = 8190
 accesslog = "-"
-# Never log query strings: success URLs carry session ids, and nothing secret belongs in logs.
+# Never log query strings: success URLs carry Checkout Session ids, and nothing secret belongs in logs.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(D)sus'
+
+# No "Server: gunicorn" banner. gunicorn 23 has no setting for it and always writes its own
+# Server header (an application's would be sent as a second one), so the name it writes is
+# replaced here, in the master, before the workers are forked.
+gunicorn.http.wsgi.SERVER = "checkout"
+
+_QUERY = re.compile(r"\?[^\s'\"]*")
+
+
+def _redact_query_strings(record: logging.LogRecord) -> bool:
+    """Logging filter: the record's message and traceback with every ``?query`` cut out."""
+    record.msg, record.args = _QUERY.sub("?[redacted]", record.getMessage()), ()
+    if record.exc_info:
+        record.exc_text = _QUERY.sub("?[redacted]", logging.Formatter().formatException(record.exc_info))
+    return True
+
+
+class RedactingLogger(Logger):
+    """gunicorn's logger without query strings: its error path logs whole request lines and
+    URIs (``Invalid request from ip=…: Invalid HTTP Version …``, ``Error handling request
+    /checkout/success?session_id=cs_…``)."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        self.error_log.addFilter(_redact_query_strings)
+        self.access_log.addFilter(_redact_query_strings)
+
+
+logger_class = RedactingLogger
+
 
 # --- Prometheus multiprocess mode (app/observability/metrics.py) -------------------------------
 # Each worker process writes its samples to files in PROMETHEUS_MULTIPROC_DIR and /metrics adds

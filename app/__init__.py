@@ -12,6 +12,7 @@ from flask import Flask
 from .config import load_config
 from .db import install_transaction_guard
 from .extensions import configure_sqlite, db, limiter, migrate
+from .security import register_security_headers
 from .stripe_gateway import StripeGateway
 
 
@@ -33,19 +34,19 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_extensions(app)
     register_blueprints(app)
     register_observability(app)
+    register_security_headers(app)
     register_commands(app)
     return app
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, migrations, and the Stripe gateway (one client reused across requests)."""
+    """Database, migrations, rate limits, and the Stripe gateway (one client reused across requests)."""
     db.init_app(app)
     install_transaction_guard(db.session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", "memory://")  # per process; Redis for several
     limiter.init_app(app)
     app.extensions["stripe_gateway"] = StripeGateway(
         app.config["STRIPE_SECRET_KEY"],

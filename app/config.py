@@ -121,6 +121,22 @@ SETTINGS: tuple[Setting, ...] = (
 )  # fmt: skip
 
 
+#: Rate limits (``limits`` notation, e.g. ``"100 per second"``), each overridable by the environment
+#: variable of the same name. Testing uses far higher ones so that only the tests about limits,
+#: which set low limits themselves, ever see a 429.
+RATE_LIMITS = {
+    "RATELIMIT_API_READS": "100 per second",  # per API key, GET on /api/v1 (Stripe's live-mode rate)
+    "RATELIMIT_API_WRITES": "100 per second",  # per API key, POST/DELETE on /api/v1
+    "RATELIMIT_AUTH_FAILURES": "20 per minute",  # per client address: 401s on /api/v1
+    "RATELIMIT_SUCCESS_PAGE": "20 per minute",  # per client address: each hit costs a Stripe call
+    "RATELIMIT_PAY_PAGE": "60 per minute",  # per client address
+}
+TESTING_RATE_LIMIT = "100000 per minute"
+
+#: Largest request body accepted (bytes); larger ones are answered 413 without being read.
+MAX_CONTENT_LENGTH = 1024 * 1024
+
+
 class ConfigError(RuntimeError):
     """A required setting is missing or malformed; the message names it."""
 
@@ -172,6 +188,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         raise ConfigError(f"TRANSACTION_GUARD must be raise, log or off, not {guard!r}.")
     sqlite_default = "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
     return {
+        **_rate_limit_settings(app_env, env),
+        "MAX_CONTENT_LENGTH": MAX_CONTENT_LENGTH,
         "APP_ENV": app_env,
         "SECRET_KEY": env.get("SECRET_KEY") or DEVELOPMENT_SECRET_KEY,
         "SQLALCHEMY_DATABASE_URI": env.get("DATABASE_URL") or sqlite_default,
@@ -232,3 +250,27 @@ def _mask(value: str) -> str:
         prefix = next((p for p in KEY_PREFIXES if part.startswith(p)), "")
         masked.append(prefix + "****")
     return ",".join(masked)
+
+
+def _rate_limit_settings(app_env: str, env: dict[str, str]) -> dict[str, Any]:
+    """Flask-Limiter's settings. Production counts in Redis (shared by every web process;
+    default ``redis://127.0.0.1:6379/0``), development and testing in memory. If Redis is down,
+    each process falls back to counting in memory rather than failing requests; its calls time
+    out after 0.5 s."""
+    storage = env.get("RATELIMIT_STORAGE_URI") or (
+        "redis://127.0.0.1:6379/0" if app_env == "production" else "memory://"
+    )
+    limits = {
+        name: env.get(name) or (TESTING_RATE_LIMIT if app_env == "testing" else default)
+        for name, default in RATE_LIMITS.items()
+    }
+    return {
+        **limits,
+        "RATELIMIT_STORAGE_URI": storage,
+        "RATELIMIT_STORAGE_OPTIONS": (
+            {"socket_connect_timeout": 0.5, "socket_timeout": 0.5} if storage.startswith("redis") else {}
+        ),
+        "RATELIMIT_KEY_PREFIX": "checkout",
+        "RATELIMIT_SWALLOW_ERRORS": True,
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+    }

@@ -16,6 +16,8 @@ class Base(DeclarativeBase):
 
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
+#: Rate limits; keyed by client address (``request.remote_addr``) unless a limit says otherwise.
+#: Settings: ``RATELIMIT_*`` in :mod:`app.config`; the limits themselves: :mod:`app.rate_limits`.
 limiter = Limiter(key_func=get_remote_address)
 
 

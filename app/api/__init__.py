@@ -5,16 +5,19 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response, g, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException
 
 from ..errors import ServiceError
 from ..extensions import db
 from ..merchants import merchant_for_api_key
+from ..rate_limits import limit_api, retry_after_seconds
 from .idempotency import json_response
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+limit_api(bp)
 
 #: Endpoints reachable without an API key.
 PUBLIC_ENDPOINTS = frozenset({"api.openapi"})
@@ -32,6 +35,24 @@ def authenticate() -> None:
 def service_error(exc: ServiceError) -> Response:
     db.session.rollback()
     return json_response(exc.status, exc.to_dict())
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(exc: RateLimitExceeded) -> Response:
+    """429 in Stripe's shape (``code: rate_limit``, which Stripe's SDKs raise as ``RateLimitError``)
+    with ``Retry-After`` in seconds."""
+    retry_after = retry_after_seconds()
+    body = {
+        "error": {
+            "type": "invalid_request_error",
+            "code": "rate_limit",
+            "message": f"Too many requests ({exc.description}); retry after {retry_after} s.",
+            "param": None,
+        }
+    }
+    response = json_response(429, body)
+    response.headers["Retry-After"] = str(retry_after)
+    return response
 
 
 @bp.errorhandler(HTTPException)

@@ -43,10 +43,11 @@ ReplayHook = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def fingerprint(method: str, path: str, body: bytes) -> str:
-    """SHA-256 hex of the request's method, path and body (JSON canonicalised when it parses)."""
+    """SHA-256 hex of the request's method, path and body (JSON canonicalised when it parses;
+    ``b""`` for endpoints that take no body, so that theirs is never parsed)."""
     try:
         canonical = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canonical = body
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 

@@ -12,7 +12,7 @@ from ..extensions import db
 from ..models import Payment
 from ..payments.creation import create_payment
 from ..payments.expiry import expire_payment
-from ..payments.schemas import parse_payment_create
+from ..payments.schemas import decode_json_body, parse_payment_create
 from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
 from . import bp
@@ -34,20 +34,21 @@ def get_payment_or_404(payment_id: str) -> Payment:
 
 
 def json_body() -> Any:
-    """The request body parsed as JSON; :class:`InvalidRequest` if it is not JSON."""
-    body = request.get_json(silent=True)
-    if body is None:
+    """The request body decoded as JSON (see :func:`decode_json_body`); :class:`InvalidRequest`
+    if it is not JSON, too deeply nested, or holds text that is not valid Unicode."""
+    if not request.is_json:
         raise InvalidRequest("The request body must be a JSON object (Content-Type: application/json).")
-    return body
+    return decode_json_body(request.get_data())
 
 
-def idempotent(work: Any, on_replay: ReplayHook | None = None) -> Response:
+def idempotent(work: Any, on_replay: ReplayHook | None = None, *, body: bytes = b"") -> Response:
     """Run ``work`` under the request's ``Idempotency-Key`` header, if any (``on_replay``: see
-    ``run_idempotent``)."""
+    ``run_idempotent``). ``body``: the raw body of endpoints that take one (already checked by
+    :func:`json_body`); the others leave it out, so that a body sent to them is never parsed."""
     return run_idempotent(
         g.merchant,
         request.headers.get("Idempotency-Key"),
-        fingerprint(request.method, request.path, request.get_data()),
+        fingerprint(request.method, request.path, body),
         work,
         on_replay,
     )
@@ -63,7 +64,7 @@ def create() -> Response:
     def work() -> tuple[int, dict[str, Any]]:
         return 201, payment_to_dict(create_payment(merchant, parsed, public_base_url=base))
 
-    return idempotent(work)
+    return idempotent(work, body=request.get_data())
 
 
 @bp.get("/payments/<payment_id>")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, g
+from flask import Response, g, request
 
 from ..errors import NotFound
 from ..extensions import db
@@ -36,7 +36,7 @@ def create_payment_refund(payment_id: str) -> Response:
     def work() -> tuple[int, dict[str, Any]]:
         return 201, refund_to_dict(create_refund(payment, parsed, source="api"))
 
-    return idempotent(work)
+    return idempotent(work, body=request.get_data())
 
 
 @bp.get("/payments/<payment_id>/refunds")

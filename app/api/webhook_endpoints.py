@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, g
+from flask import Response, g, request
 
 from ..errors import NotFound
 from ..extensions import db
@@ -52,7 +52,7 @@ def create_webhook_endpoint() -> Response:
         endpoint, secret = create_endpoint(merchant, body)
         return 201, endpoint_to_dict(endpoint, secret=secret)
 
-    return idempotent(work, on_replay=refill_secret)
+    return idempotent(work, on_replay=refill_secret, body=request.get_data())
 
 
 @bp.get("/webhook_endpoints")

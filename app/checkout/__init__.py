@@ -10,6 +10,7 @@ import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, redirect, render_template, request
+from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response
 
 from ..errors import GatewayUnavailable, NotFound, ServiceError
@@ -19,6 +20,7 @@ from ..payments.creation import open_checkout_session
 from ..payments.currencies import format_amount
 from ..payments.fulfilment import apply_checkout_session
 from ..payments.states import PAID, PaymentStatus
+from ..rate_limits import per_address, retry_after_seconds
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ def _receipt(payment: Payment, status: int = 200) -> tuple[str, int]:
 
 
 @bp.get("/pay/<payment_id>")
+@per_address("RATELIMIT_PAY_PAGE")
 def pay(payment_id: str) -> Response | tuple[str, int]:
     """Send the shopper to Stripe's hosted page, or show where the payment stands."""
     payment = _payment_or_404(payment_id)
@@ -75,6 +78,7 @@ def pay(payment_id: str) -> Response | tuple[str, int]:
 
 
 @bp.get("/checkout/success")
+@per_address("RATELIMIT_SUCCESS_PAGE")
 def success() -> tuple[str, int]:
     """Stripe's redirect after payment: confirm with Stripe, fulfil if paid, show the receipt."""
     session_id = request.args.get("session_id", "")
@@ -111,3 +115,15 @@ def error_page(exc: ServiceError) -> tuple[str, int]:
         title="Something went wrong" if exc.status >= 500 else "Not found",
         message=exc.message,
     ), exc.status
+
+
+@bp.errorhandler(RateLimitExceeded)
+def rate_limited(_exc: RateLimitExceeded) -> tuple[str, int, dict[str, str]]:
+    """A page asking the shopper to wait, with ``Retry-After``."""
+    retry_after = retry_after_seconds()
+    page = render_template(
+        "message.html",
+        title="Please wait a moment",
+        message=f"Too many requests came from your network. Please try again in {retry_after} seconds.",
+    )
+    return page, 429, {"Retry-After": str(retry_after)}

@@ -316,6 +316,62 @@ def parse_limit(value: str | None) -> int:
     return int(value)
 
 
+MAX_JSON_DEPTH = 20
+"""Deepest nesting of arrays and objects accepted in a request body (ours need 3)."""
+
+
+def decode_json_body(raw: bytes) -> Any:
+    """Decode a JSON request body and check it before any validation looks at it.
+
+    Raises ``InvalidRequest``: ``parameter_invalid`` when ``raw`` is not JSON;
+    ``json_too_deep`` when arrays/objects nest more than :data:`MAX_JSON_DEPTH` levels (deeper
+    documents would exhaust Python's recursion limit further on); ``parameter_invalid`` naming
+    the parameter (``metadata``, ``line_items[0].name``) when a key or string is not a sequence
+    of Unicode scalar values, i.e. holds an unpaired surrogate escape such as ``"\\ud800"``
+    (RFC 8259, section 8.2: such text cannot be stored or sent on as UTF-8).
+    """
+    try:
+        body = json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
+    except ValueError:  # includes UnicodeDecodeError
+        raise InvalidRequest(
+            "The request body must be a JSON object (Content-Type: application/json)."
+        ) from None
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(body, ())]
+    while stack:
+        value, loc = stack.pop()
+        if len(loc) >= MAX_JSON_DEPTH and isinstance(value, dict | list):
+            raise _too_deep()
+        if isinstance(value, str):
+            _check_unicode(value, loc)
+        elif isinstance(value, list):
+            stack.extend((item, (*loc, index)) for index, item in enumerate(value))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_unicode(key, loc)
+                stack.append((item, (*loc, key)))
+    return body
+
+
+def _too_deep() -> InvalidRequest:
+    return InvalidRequest(
+        f"The request body nests arrays and objects more than {MAX_JSON_DEPTH} levels deep.",
+        code="json_too_deep",
+    )
+
+
+def _check_unicode(text: str, loc: tuple[str | int, ...]) -> None:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        param = _param_path(loc) if loc else None
+        where = f"Invalid {param}: " if param else "Invalid request body: "
+        raise InvalidRequest(
+            where + "text must be valid Unicode (no unpaired surrogates such as \\ud800).", param=param
+        ) from None
+
+
 def _parse(model: type[_Model], body: object, context: dict[str, Any] | None = None) -> _Model:
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", param=None)

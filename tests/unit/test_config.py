@@ -88,3 +88,21 @@ def test_effective_settings_mask_secrets(tmp_path):
     assert shown["SECRET_KEY"] == shown["METRICS_TOKEN"] == "****"
     assert shown["PUBLIC_BASE_URL"] == "https://pay.example"
     assert set(shown) == {setting.name for setting in SETTINGS}
+
+
+def test_rate_limits_count_in_redis_in_production_and_in_memory_elsewhere(tmp_path):
+    secrets = {**PRODUCTION_SECRETS, "PUBLIC_BASE_URL": "https://pay.example"}
+    production = load_config(str(tmp_path), secrets)
+    assert production["RATELIMIT_STORAGE_URI"] == "redis://127.0.0.1:6379/0"
+    assert production["RATELIMIT_API_READS"] == "100 per second"
+    assert load_config(str(tmp_path), {"APP_ENV": "development"})["RATELIMIT_STORAGE_URI"] == "memory://"
+    custom = load_config(
+        str(tmp_path),
+        {
+            **secrets,
+            "RATELIMIT_STORAGE_URI": "redis://cache:6379/2",
+            "RATELIMIT_SUCCESS_PAGE": "5 per minute",
+        },
+    )
+    assert custom["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/2"
+    assert custom["RATELIMIT_SUCCESS_PAGE"] == "5 per minute"
