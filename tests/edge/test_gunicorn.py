@@ -110,18 +110,7 @@ def _slow_success_page(gunicorn: Gunicorn, merchant, index: int) -> int:
     [
         # 100, not 40: with 2 x 16 threads, 40 can by chance leave one worker a free thread.
         pytest.param(_slow_success_page, 100, {404}, id="success-pages"),
-        pytest.param(
-            _slow_create,
-            40,
-            {201},
-            id="creates",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 7 finding 3: a create holds a database transaction (and its "
-                "connection, or SQLite's write lock) across the Stripe call, so /pay waits for the "
-                "database; remove this mark once that fix is merged",
-            ),
-        ),
+        pytest.param(_slow_create, 40, {201}, id="creates"),
     ],
 )
 def test_pay_answers_while_many_requests_wait_on_a_slow_stripe(
