@@ -53,7 +53,7 @@ def shop(app, merchant):
             paid = insert_payment(merchant.id, status="open", order_id="PAID-1", created_at=days_ago(2))
             move(db.session.get_one(Payment, paid), PaymentStatus.SUCCEEDED, source="worker")
             db.session.commit()
-            Worker(name="a11y", timeout=1).run_once()  # connection refused: a failed attempt
+            Worker(name="a11y", deadline=1).run_once()  # connection refused: a failed attempt
         finally:
             app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = False
         insert_payment(merchant.id, status="open", order_id="OPEN-1")
