@@ -318,8 +318,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "users"
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("usr"))
-    merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("usr"))
+    merchant_id: Mapped[str] = mapped_column(binary_string(32), sa.ForeignKey("merchants.id"), index=True)
     email: Mapped[str] = mapped_column(sa.String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(sa.String(255))
     role: Mapped[str] = mapped_column(sa.String(16))

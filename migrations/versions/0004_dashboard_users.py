@@ -1,7 +1,7 @@
 """Dashboard: users, API key last use, indexes for the dashboard's lists
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-21 12:00:00
 
 """
@@ -20,10 +20,24 @@ branch_labels = None
 depends_on = None
 
 
+def _id_type():
+    """Ids compare byte for byte (0003): on MySQL/MariaDB take merchants.id's collation, which a
+    foreign key to it must share anyway."""
+    conn = op.get_bind()
+    if conn.dialect.name != "mysql":
+        return sa.String(length=32)
+    collation = conn.exec_driver_sql(
+        "SELECT COLLATION_NAME FROM information_schema.COLUMNS "
+        "WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = 'merchants' AND COLUMN_NAME = 'id'"
+    ).scalar()
+    return mysql.VARCHAR(32, charset="utf8mb4", collation=collation)
+
+
 def upgrade():
+    id_type = _id_type()
     op.create_table('users',
-    sa.Column('id', sa.String(length=32), nullable=False),
-    sa.Column('merchant_id', sa.String(length=32), nullable=False),
+    sa.Column('id', id_type, nullable=False),
+    sa.Column('merchant_id', id_type, nullable=False),
     sa.Column('email', sa.String(length=254), nullable=False),
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('role', sa.String(length=16), nullable=False),

@@ -1,7 +1,7 @@
 """Job leases: one row per periodic job, so that each runs once per interval across all workers
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-21 11:30:00
 
 """
