@@ -96,7 +96,7 @@ def test_a_create_waiting_on_a_slow_stripe_blocks_no_other_request(app, live_ser
         creating = threading.Thread(target=slow_create)
         creating.start()
         # The session exists at Stripe: the create is now waiting for Stripe's answer.
-        wait_for(lambda: len(sessions_at_stripe(sandbox_ctl)) > sessions_before, timeout=10)
+        wait_for(lambda: len(sessions_at_stripe(sandbox_ctl)) > sessions_before, timeout=15)
         read = api(live_server, merchant, "GET", f"/payments/{other['id']}")
         read_done = time.monotonic()
         creating.join(60)
