@@ -79,9 +79,7 @@ events_cli = AppGroup("events", help="Merchant events on the message broker (EVE
 
 
 @events_cli.command("consume")
-@click.option(
-    "--broker", "url", required=True, help="amqp://user:pass@host:5672/vhost or nats://host:4222"
-)
+@click.option("--broker", "url", required=True, help="amqp://user:pass@host:5672/vhost or nats://host:4222")
 @click.option(
     "--exchange",
     default=broker.EXCHANGE,

@@ -34,9 +34,9 @@ from urllib.parse import urlsplit
 import nats.errors
 import nats.js.api
 import nats.js.errors
-from nats.aio.client import Client as NatsConnection
 from kombu import Connection, Exchange, Producer, Queue
 from kombu.simple import SimpleQueue
+from nats.aio.client import Client as NatsConnection
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,9 @@ def check_settings(url: str, exchange: str) -> str:
     (letters, digits, ``_``, ``-``; it becomes a NATS subject prefix and stream name)."""
     scheme = urlsplit(url).scheme
     if scheme not in AMQP_SCHEMES + NATS_SCHEMES:
-        raise ValueError(f"EVENT_BROKER_URL must start with amqp://, amqps://, nats:// or tls://, not {scheme!r}")
+        raise ValueError(
+            f"EVENT_BROKER_URL must start with amqp://, amqps://, nats:// or tls://, not {scheme!r}"
+        )
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,100}", exchange):
         raise ValueError(f"EVENT_BROKER_EXCHANGE must be letters, digits, _ or -, not {exchange!r}")
     return scheme
@@ -96,7 +98,11 @@ def check_settings(url: str, exchange: str) -> str:
 def safe_address(url: str) -> str:
     """``scheme://host:port`` of ``url``, without user name or password, for log lines."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.hostname}:{parts.port}" if parts.port else f"{parts.scheme}://{parts.hostname}"
+    return (
+        f"{parts.scheme}://{parts.hostname}:{parts.port}"
+        if parts.port
+        else f"{parts.scheme}://{parts.hostname}"
+    )
 
 
 def publisher_for(url: str, *, exchange: str = EXCHANGE, timeout: float = TIMEOUT) -> BrokerPublisher:
@@ -144,9 +150,11 @@ class Subscription:
 # --- AMQP (RabbitMQ) --------------------------------------------------------------------------
 
 
-def _amqp_connection(url: str, timeout: float) -> Connection:
-    # No reconnection inside kombu: a failure surfaces at once and the caller backs off.
-    return Connection(url, connect_timeout=timeout, transport_options={"confirm_publish": True})
+def _amqp_connect(url: str, timeout: float) -> Connection:
+    connection = Connection(url, connect_timeout=timeout, transport_options={"confirm_publish": True})
+    # One try, no retry inside kombu: a failure surfaces within ``timeout`` and the caller backs off.
+    connection.ensure_connection(max_retries=0)
+    return connection
 
 
 def _amqp_exchange(name: str) -> Exchange:
@@ -163,8 +171,7 @@ class _AmqpPublisher:
     def publish(self, event_id: str, event_type: str, body: bytes) -> None:
         try:
             if self._producer is None:
-                self._connection = _amqp_connection(self.url, self.timeout)
-                self._connection.connect()
+                self._connection = _amqp_connect(self.url, self.timeout)
                 self._producer = Producer(self._connection.default_channel, exchange=self.exchange)
                 self.exchange(self._producer.channel).declare()
             self._producer.publish(
@@ -206,8 +213,7 @@ class _AmqpSubscription(Subscription):
 
     def open(self) -> None:
         try:
-            self._connection = _amqp_connection(self.url, self.timeout)
-            self._connection.connect()
+            self._connection = _amqp_connect(self.url, self.timeout)
             self._simple = SimpleQueue(self._connection.default_channel, self.queue)
         except Exception as exc:
             self.close()
@@ -249,6 +255,7 @@ class _NatsClient:
         self.prefix = exchange
         self.stream = exchange.upper()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._step: asyncio.Task[Any] | None = None
         self._nc: Any = None
         self.js: Any = None
 
@@ -256,7 +263,8 @@ class _NatsClient:
         """Run ``step`` on this client's loop, at most ``timeout`` (default: the client's) seconds."""
         if self._loop is None:
             self._loop = asyncio.new_event_loop()
-        return self._loop.run_until_complete(asyncio.wait_for(step, timeout or self.timeout))
+        self._step = self._loop.create_task(asyncio.wait_for(step, timeout or self.timeout))
+        return self._loop.run_until_complete(self._step)
 
     def connect(self) -> None:
         self.run(self._connect())
@@ -290,6 +298,11 @@ class _NatsClient:
 
     def close(self) -> None:
         """Close the connection and its event loop (a later :meth:`connect` makes new ones)."""
+        step, self._step = self._step, None
+        if step is not None and not step.done() and self._loop is not None:
+            # A step cut short (Ctrl-C in a read) is cancelled, not left to fail unobserved.
+            step.cancel()
+            _quietly(lambda: self._loop.run_until_complete(asyncio.gather(step, return_exceptions=True)))  # type: ignore[union-attr]
         nc, self._nc, self.js = self._nc, None, None
         if nc is not None:
             _quietly(lambda: self.run(nc.close()))
@@ -359,7 +372,7 @@ class _NatsSubscription(Subscription):
         client = self.client
         try:
             messages = client.run(self._sub.fetch(1, timeout=timeout), timeout=timeout + client.timeout)
-        except (nats.errors.TimeoutError, asyncio.TimeoutError):
+        except (nats.errors.TimeoutError, TimeoutError):
             return None
         except Exception as exc:
             raise BrokerError(f"{type(exc).__name__}: {exc}") from exc

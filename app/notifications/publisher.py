@@ -86,11 +86,11 @@ class EventPublisher:
         Database errors propagate (the claims then run out with their lease).
         """
         events = self._claim()
-        started = time.monotonic()
+        give_up_at = time.monotonic() + LEASE.total_seconds() / 2  # well before the lease runs out
         confirmed: list[str] = []
         try:
             for event_id, event_type, body in events:
-                if (stop is not None and stop.is_set()) or time.monotonic() - started > LEASE.total_seconds() / 2:
+                if (stop is not None and stop.is_set()) or time.monotonic() > give_up_at:
                     break
                 self.broker.publish(event_id, event_type, body)
                 confirmed.append(event_id)
@@ -163,7 +163,9 @@ class EventPublisher:
         db.session.commit()  # no transaction stays open while publishing
         return events
 
-    def _settle(self, events: Sequence[tuple[str, str, bytes]], confirmed: list[str], *, retry_in: float) -> None:
+    def _settle(
+        self, events: Sequence[tuple[str, str, bytes]], confirmed: list[str], *, retry_in: float
+    ) -> None:
         """Mark ``confirmed`` published; release the other claimed events until ``retry_in``
         seconds from now (at once when 0)."""
         now = utcnow()
@@ -177,10 +179,11 @@ class EventPublisher:
                 .execution_options(synchronize_session=False)
             )
         if rest:
+            next_try = now + timedelta(seconds=retry_in) if retry_in else None
             db.session.execute(
                 sa.update(Event)
                 .where(Event.id.in_(rest), Event.broker_published_at.is_(None))
-                .values(broker_locked_by=None, broker_locked_until=now + timedelta(seconds=retry_in) if retry_in else None)
+                .values(broker_locked_by=None, broker_locked_until=next_try)
                 .execution_options(synchronize_session=False)
             )
         db.session.commit()

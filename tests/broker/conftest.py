@@ -94,9 +94,13 @@ def broker(request: pytest.FixtureRequest) -> Iterator[Broker]:
 
 
 @pytest.fixture
-def broker_app(notify_app: Flask, broker: Broker) -> Iterator[Flask]:
+def broker_app(notify_app: Flask, broker: Broker) -> Iterator[Flask]:  # noqa: F811
     """The app publishing to ``broker`` (through its proxy) under the test's exchange."""
-    settings = {"EVENT_BROKER_URL": broker.url, "EVENT_BROKER_EXCHANGE": broker.exchange, "EVENT_BROKER_TIMEOUT": 2}
+    settings = {
+        "EVENT_BROKER_URL": broker.url,
+        "EVENT_BROKER_EXCHANGE": broker.exchange,
+        "EVENT_BROKER_TIMEOUT": 2,
+    }
     notify_app.config.update(settings)
     yield notify_app
     for name in settings:
@@ -105,7 +109,9 @@ def broker_app(notify_app: Flask, broker: Broker) -> Iterator[Flask]:
 
 @pytest.fixture
 def succeed_payments(
-    app: Flask, make_payment: Callable[..., str], transition: Callable[[str, PaymentStatus], None]  # noqa: F811
+    app: Flask,
+    make_payment: Callable[..., str],  # noqa: F811
+    transition: Callable[[str, PaymentStatus], None],  # noqa: F811
 ) -> Callable[[str, int], list[str]]:
     """Move ``n`` new payments of a merchant to succeeded (each writes a payment.succeeded event);
     returns the event ids in order."""

@@ -104,7 +104,9 @@ def test_a_broker_outage_during_a_burst_delays_publishing_and_loses_nothing(
     assert max(counts.values()) == 1  # none twice
 
 
-def test_a_lost_confirmation_is_published_again_under_the_same_id(broker_app, broker, merchant, succeed_payments):
+def test_a_lost_confirmation_is_published_again_under_the_same_id(
+    broker_app, broker, merchant, succeed_payments
+):
     """The broker took the message but its confirmation never reached us: at least once means
     it goes out again, with the same id, so the consumer can drop it (JetStream drops it itself)."""
     with broker_app.app_context():
