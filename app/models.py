@@ -229,7 +229,10 @@ class Event(db.Model):  # type: ignore[name-defined]
     refund object exactly as the API returned it at that moment."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),
+        sa.Index("ix_events_broker_due", "broker_published_at", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("evt"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
@@ -238,6 +241,12 @@ class Event(db.Model):  # type: ignore[name-defined]
     refund_id: Mapped[str | None] = mapped_column(binary_string(32), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Publication to the message broker (``EVENT_BROKER_URL``; app.notifications.publisher):
+    # null until the broker confirmed it; a publisher claims the event with a lease as the
+    # worker claims messages, and on failure leaves ``broker_locked_until`` as the next try.
+    broker_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    broker_locked_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    broker_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
