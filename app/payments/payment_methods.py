@@ -96,8 +96,8 @@ def currency_problem(types: list[str], currency: str) -> tuple[int, str] | None:
 def details_from_charge(charge: Any) -> dict[str, Any] | None:
     """The payment's ``payment_method_details`` from a Stripe charge (a dict, or an unexpanded
     id, which gives None): ``{"type": "card", "card": {"brand": "visa", "last4": "4242"}}`` —
-    Stripe's charge ``payment_method_details`` cut down to the fields of :data:`_DETAIL_FIELDS`
-    (other types keep only ``{"type": t, t: {}}``)."""
+    Stripe's charge ``payment_method_details`` cut down to the string fields of
+    :data:`_DETAIL_FIELDS` (other types keep only ``{"type": t, t: {}}``)."""
     if not isinstance(charge, dict):
         return None
     details = charge.get("payment_method_details")
@@ -106,7 +106,10 @@ def details_from_charge(charge: Any) -> dict[str, Any] | None:
     kind = details["type"][:40]
     found = details.get(kind)
     source: dict[str, Any] = found if isinstance(found, dict) else {}
-    kept = {name: source.get(name) for name in _DETAIL_FIELDS.get(kind, ()) if name in source}
+    # Every kept field is a short string in Stripe's API; anything else is dropped, not stored.
+    kept = {
+        name: source[name][:64] for name in _DETAIL_FIELDS.get(kind, ()) if isinstance(source.get(name), str)
+    }
     return {"type": kind, kind: kept}
 
 

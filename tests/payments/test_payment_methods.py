@@ -153,6 +153,11 @@ def test_a_bank_debit_shows_its_method_once_settled(shop):
             "Alipay",
         ),
         ({"payment_method_details": {"type": "klarna"}}, {"type": "klarna", "klarna": {}}, "Klarna"),
+        (
+            {"payment_method_details": {"type": "card", "card": {"brand": {"odd": 1}, "last4": "4242"}}},
+            {"type": "card", "card": {"last4": "4242"}},
+            "Card •••• 4242",
+        ),
         ("ch_unexpanded", None, None),
         ({"payment_method_details": None}, None, None),
     ],
