@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from tests.browser.test_shopper_pays import fill_card
 from tests.helpers import payment_body, wait_for
 
 pytestmark = pytest.mark.browser
@@ -84,12 +85,8 @@ def test_a_failed_alipay_payment_keeps_the_checkout_open_and_the_shopper_pays_by
     assert failed["payment_method_details"] is None
     assert failed["failure"]["code"] == "payment_intent_authentication_failure"
 
-    page.get_by_label("Email").fill("ada@example.com")
     page.get_by_label("Card", exact=True).check()
-    page.get_by_label("Card number").fill("4242 4242 4242 4242")
-    page.get_by_label("Expiration").fill("12 / 34")
-    page.get_by_label("CVC").fill("123")
-    page.get_by_label("Cardholder name").fill("Ada Lovelace")
+    fill_card(page, "4242 4242 4242 4242")
     page.get_by_role("button", name="Pay", exact=True).click()
 
     expect(page.get_by_role("heading", name="Payment received")).to_be_visible()
