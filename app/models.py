@@ -147,6 +147,12 @@ class Payment(db.Model):  # type: ignore[name-defined]
     gateway_unavailable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The Stripe payment method types the merchant asked for (``["card", "alipay"]``); None:
+    #: Stripe's dynamic payment methods (app.payments.payment_methods).
+    payment_method_types: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
+    #: What the shopper paid with, from the charge once the payment succeeded:
+    #: ``{"type": "card", "card": {"brand": "visa", "last4": "4242"}}``.
+    payment_method_details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
 
     merchant: Mapped[Merchant] = relationship()
 
