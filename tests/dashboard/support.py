@@ -16,9 +16,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app.extensions import db, limiter
-from app.models import Payment, new_id, utcnow
+from app.extensions import limiter
+from app.models import new_id, utcnow
 from app.users import create_user
+from tests.support.factories import insert_payment
 
 PASSWORD = "correct horse battery staple"
 
@@ -50,40 +51,6 @@ def make_user(app: Flask) -> Callable[..., UserHandle]:
             return UserHandle(user.id, user.email, password, merchant_id)
 
     return make
-
-
-def insert_payment(merchant_id: str, **fields: Any) -> str:
-    """Insert a payment row (default: ``succeeded``, $30.00, a fresh order id) in the open app context;
-    commits and returns its id."""
-    now = fields.pop("created_at", None) or utcnow()
-    order_id = fields.pop("order_id", None) or "A-" + new_id("o")[-8:]
-    status = fields.pop("status", "succeeded")
-    values: dict[str, Any] = {
-        "id": new_id("pay"),
-        "merchant_id": merchant_id,
-        "order_id": order_id,
-        "live_order_id": None if status in ("failed", "expired") else order_id,
-        "status": status,
-        "currency": "usd",
-        "amount_total": 3000,
-        "amount_refunded": 0,
-        "line_items": [{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
-        "customer_email": "ada@example.com",
-        "metadata_": {"cart": "c_77"},
-        "success_url": "https://shop.example/thanks",
-        "cancel_url": "https://shop.example/cart",
-        "checkout_url": "http://127.0.0.1/pay/x",
-        "expires_at": now + timedelta(hours=1),
-        "request_fingerprint": "f" * 64,
-        "stripe_idempotency_key": new_id("k"),
-        "created_at": now,
-        "updated_at": now,
-    }
-    values.update(fields)
-    payment = Payment(**values)
-    db.session.add(payment)
-    db.session.commit()
-    return payment.id
 
 
 @pytest.fixture
