@@ -7,7 +7,9 @@ An event's ``data.object`` is a snapshot taken when the event was created; event
 twice, and in any order (Stripe, "Webhooks: event ordering" — "Stripe doesn't guarantee the
 delivery of events in the order in which they're generated"). So before deciding, the current
 object is fetched from Stripe (outside any database transaction) and applied through the same
-forward-only paths as the success page and the API:
+forward-only paths as the success page and the API. Each type is routed through one table,
+:data:`HANDLERS` (event type → :class:`Handler`: find our payment, fetch the current object,
+apply it); adding an event type is one row there:
 
 ===========================================  ==============================================
 event                                        what is fetched and applied
@@ -35,6 +37,7 @@ paid payment to settle against.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,22 +55,75 @@ from .stripe_event_shape import parse_event
 
 log = logging.getLogger(__name__)
 
-SESSION_EVENTS = (
-    "checkout.session.completed",
-    "checkout.session.expired",
-    "checkout.session.async_payment_succeeded",
-    "checkout.session.async_payment_failed",
+
+@dataclass(frozen=True)
+class Handler:
+    """How one Stripe event type is handled, in the three steps of :func:`process_event`.
+
+    ``find(snapshot)``: our payment for the event's ``data.object``, or None (a short read).
+    ``fetch(snapshot)``: the current object(s) from Stripe, called with no transaction open;
+    None when Stripe does not know the object (the event is then ignored).
+    ``apply(fresh, event, source)``: bring our records in line, in the caller's unit of work.
+    ``needs_paid``: a refund needs a paid payment to settle against; when ours is not paid yet,
+    its current Checkout Session is fetched and applied first.
+    """
+
+    find: Callable[[dict[str, Any]], Payment | None]
+    fetch: Callable[[dict[str, Any]], Any]
+    apply: Callable[[Any, dict[str, Any], str], None]
+    needs_paid: bool = False
+
+
+def _fetch_session(obj: dict[str, Any]) -> dict[str, Any] | None:
+    return _current(gateway().retrieve_checkout_session, obj["id"])
+
+
+def _apply_session(session: dict[str, Any], event: dict[str, Any], source: str) -> None:
+    apply_checkout_session(session, event_type=event["type"], source=source, stripe_event_id=event["id"])
+
+
+def _apply_failed_attempt(intent: dict[str, Any], event: dict[str, Any], source: str) -> None:
+    record_failed_attempt(intent, created=event.get("created"), source=source, stripe_event_id=event["id"])
+
+
+def _fetch_refund(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
+    refund = _current(gateway().retrieve_refund, obj["id"])
+    return None if refund is None else [refund]
+
+
+def _fetch_charge_refunds(obj: dict[str, Any]) -> list[dict[str, Any]] | None:
+    return _current(lambda charge_id: gateway().list_refunds(charge=charge_id), obj["id"])
+
+
+def _apply_refunds(refunds: list[dict[str, Any]], event: dict[str, Any], source: str) -> None:
+    for stripe_refund in refunds:
+        apply_stripe_refund(stripe_refund, source=source, stripe_event_id=event["id"])
+
+
+_SESSION = Handler(find=payment_for_session, fetch=_fetch_session, apply=_apply_session)
+# The snapshot *is* the record of that attempt: nothing is fetched.
+_FAILED_ATTEMPT = Handler(find=payment_for_intent, fetch=lambda obj: obj, apply=_apply_failed_attempt)
+_REFUND = Handler(find=payment_for_stripe_refund, fetch=_fetch_refund, apply=_apply_refunds, needs_paid=True)
+_CHARGE_REFUNDED = Handler(
+    find=payment_for_stripe_object, fetch=_fetch_charge_refunds, apply=_apply_refunds, needs_paid=True
 )
-REFUND_EVENTS = ("refund.created", "refund.updated", "refund.failed")
+
+#: Event type → its handler: the one place that says which events this service acts on.
+HANDLERS: dict[str, Handler] = {
+    "checkout.session.completed": _SESSION,
+    "checkout.session.expired": _SESSION,
+    "checkout.session.async_payment_succeeded": _SESSION,
+    "checkout.session.async_payment_failed": _SESSION,
+    "payment_intent.payment_failed": _FAILED_ATTEMPT,
+    "charge.refunded": _CHARGE_REFUNDED,
+    "refund.created": _REFUND,
+    "refund.updated": _REFUND,
+    "refund.failed": _REFUND,
+}
 
 #: The event types this service acts on (also what reconciliation asks Stripe's Events API for;
 #: Stripe accepts at most 20 ``types``).
-HANDLED_TYPES = (
-    *SESSION_EVENTS,
-    "payment_intent.payment_failed",
-    "charge.refunded",
-    *REFUND_EVENTS,
-)
+HANDLED_TYPES = tuple(HANDLERS)
 
 
 @dataclass
@@ -134,9 +190,10 @@ def process_event(event: Any, *, source: str, dry_run: bool = False) -> EventRes
         return EventResult("duplicate")
     event_type = event["type"]
     obj = event["data"]["object"]
+    handler = HANDLERS.get(event_type)
 
     # 1. Is it ours, and about which payment? (a short read, ended before Stripe is called)
-    payment = _payment_for(event_type, obj)
+    payment = handler.find(obj) if handler is not None else None
     snapshot = (payment.id, payment.status, payment.amount_refunded) if payment is not None else None
     session_id = payment.stripe_checkout_session_id if payment is not None else None
     db.session.rollback()
@@ -144,23 +201,10 @@ def process_event(event: Any, *, source: str, dry_run: bool = False) -> EventRes
     # 2. Fetch the current state from Stripe, with no transaction open.
     fresh: Any = None
     session: dict[str, Any] | None = None
-    if snapshot is not None:
-        if event_type in SESSION_EVENTS:
-            fresh = _current(gateway().retrieve_checkout_session, obj["id"])
-        elif event_type in REFUND_EVENTS:
-            refund = _current(gateway().retrieve_refund, obj["id"])
-            fresh = None if refund is None else [refund]
-        elif event_type == "charge.refunded":
-            fresh = _current(lambda charge_id: gateway().list_refunds(charge=charge_id), obj["id"])
-        else:
-            fresh = obj  # payment_intent.payment_failed: the snapshot is the record of that attempt
-        if (
-            fresh is not None
-            and event_type in (*REFUND_EVENTS, "charge.refunded")
-            and snapshot[1] not in PAID
-        ):
-            if session_id:
-                session = _current(gateway().retrieve_checkout_session, session_id)
+    if handler is not None and snapshot is not None:
+        fresh = handler.fetch(obj)
+        if fresh is not None and handler.needs_paid and snapshot[1] not in PAID and session_id:
+            session = _current(gateway().retrieve_checkout_session, session_id)
 
     # 3. Claim the event and apply it in one unit of work.
     def claim_and_apply() -> EventResult:
@@ -169,21 +213,14 @@ def process_event(event: Any, *, source: str, dry_run: bool = False) -> EventRes
         if not _claim_event(event, source):
             log.info("stripe event %s (%s) already processed", event["id"], event_type)
             return EventResult("duplicate")
-        if snapshot is None or fresh is None:
+        if handler is None or snapshot is None or fresh is None:
             why = "not ours or not handled" if snapshot is None else "Stripe does not know its object"
             log.info("stripe event %s of type %s ignored (%s)", event["id"], event_type, why)
             _finish(dry_run)
             return EventResult("ignored", payment_id=snapshot[0] if snapshot else None)
-        common = {"source": source, "stripe_event_id": event["id"]}
-        if event_type in SESSION_EVENTS:
-            apply_checkout_session(fresh, event_type=event_type, **common)
-        elif event_type == "payment_intent.payment_failed":
-            record_failed_attempt(obj, created=event.get("created"), **common)
-        else:
-            if session is not None:
-                apply_checkout_session(session, **common)
-            for stripe_refund in fresh:
-                apply_stripe_refund(stripe_refund, **common)
+        if session is not None:
+            apply_checkout_session(session, source=source, stripe_event_id=event["id"])
+        handler.apply(fresh, event, source)
         after = db.session.get(Payment, snapshot[0])
         result = EventResult(
             "processed",
@@ -204,18 +241,6 @@ def _finish(dry_run: bool) -> None:
         db.session.rollback()
     else:
         db.session.commit()
-
-
-def _payment_for(event_type: str, obj: dict[str, Any]) -> Payment | None:
-    if event_type in SESSION_EVENTS:
-        return payment_for_session(obj)
-    if event_type == "payment_intent.payment_failed":
-        return payment_for_intent(obj)
-    if event_type in REFUND_EVENTS:
-        return payment_for_stripe_refund(obj)
-    if event_type == "charge.refunded":
-        return payment_for_stripe_object(obj)
-    return None
 
 
 def _current(fetch: Any, object_id: str) -> Any:
