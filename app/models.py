@@ -17,6 +17,18 @@ from sqlalchemy.dialects import mysql
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .extensions import db
+from .payments.states import PaymentStatus, RefundStatus
+
+#: A message's status (:class:`EventDelivery`) and a webhook endpoint's (:class:`WebhookEndpoint`).
+DELIVERY_STATUSES = ("pending", "retrying", "succeeded", "failed")
+ENDPOINT_STATUSES = ("enabled", "disabled", "deleted")
+
+
+def status_check(table: str, values: Any) -> sa.CheckConstraint:
+    """``CHECK (status IN (…))`` named ``ck_<table>_status`` (migration 0010): the database
+    refuses a status the code does not know."""
+    allowed = ", ".join(f"'{value}'" for value in values)
+    return sa.CheckConstraint(f"status IN ({allowed})", name=f"ck_{table}_status")
 
 
 def new_id(prefix: str) -> str:
@@ -111,6 +123,7 @@ class Payment(db.Model):  # type: ignore[name-defined]
         sa.UniqueConstraint("merchant_id", "live_order_id", name="uq_payments_live_order"),
         sa.Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
         sa.Index("ix_payments_status_updated", "status", "updated_at"),
+        status_check("payments", [status.value for status in PaymentStatus]),
     )
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("pay"))
@@ -161,6 +174,7 @@ class Refund(db.Model):  # type: ignore[name-defined]
     """A refund of (part of) a succeeded payment, mirrored from Stripe's Refund object."""
 
     __tablename__ = "refunds"
+    __table_args__ = (status_check("refunds", [status.value for status in RefundStatus]),)
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("rf"))
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
@@ -266,6 +280,7 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "webhook_endpoints"
+    __table_args__ = (status_check("webhook_endpoints", ENDPOINT_STATUSES),)
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("we"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
@@ -291,7 +306,10 @@ class EventDelivery(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "event_deliveries"
-    __table_args__ = (sa.Index("ix_event_deliveries_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_event_deliveries_due", "status", "next_attempt_at"),
+        status_check("event_deliveries", DELIVERY_STATUSES),
+    )
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("msg"))
     event_id: Mapped[str] = mapped_column(sa.ForeignKey("events.id"), index=True)

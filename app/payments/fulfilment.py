@@ -17,7 +17,7 @@ from ..extensions import db
 from ..models import Payment, PaymentEvent, utcnow
 from .payment_methods import details_from_charge
 from .states import PaymentStatus
-from .transitions import move, record
+from .transitions import MoveOutcome, move, record
 
 log = logging.getLogger(__name__)
 
@@ -146,7 +146,8 @@ def apply_checkout_session(
             return payment
         now = utcnow()
         paid = {"paid_at": now, "fulfilled_at": now, "payment_method_details": _method_details(session)}
-        if move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common):
+        moved = move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common)
+        if moved is MoveOutcome.MOVED:
             record(payment, "payment.fulfilled", **common)
     elif session.get("status") == "complete":
         intent = session.get("payment_intent")

@@ -7,6 +7,7 @@ wins and the other is a no-op. Nothing here commits: the caller's unit of work d
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
@@ -24,6 +25,22 @@ from .states import (
 
 #: Where a change came from (the ``source`` of a timeline entry).
 SOURCES = ("api", "redirect", "webhook", "reconcile", "worker")
+
+
+class MoveOutcome(StrEnum):
+    """What :func:`move` did.
+
+    ``moved``: the row changed (and the timeline entry was added). The others changed nothing:
+    ``already_there`` (the payment already is in the target status: a duplicate),
+    ``would_go_backwards`` (the state machine does not allow the move from the status the caller
+    saw: a stale or late report), ``lost_race`` (the caller saw a status the move was allowed
+    from, but another writer changed the row first).
+    """
+
+    MOVED = "moved"
+    ALREADY_THERE = "already_there"
+    WOULD_GO_BACKWARDS = "would_go_backwards"
+    LOST_RACE = "lost_race"
 
 
 def lock_payment(payment_id: str) -> Payment:
@@ -79,13 +96,14 @@ def move(
     stripe_object_id: str | None = None,
     values: dict[str, Any] | None = None,
     data: dict[str, Any] | None = None,
-) -> bool:
+) -> MoveOutcome:
     """Move ``payment`` to ``target`` if the state machine allows it from its *current* row.
 
-    ``values`` are further columns set in the same UPDATE. On success the object is refreshed,
-    a ``payment.<target>`` timeline entry is added, and True is returned; False means another
-    writer got there first or the move would go backwards, and nothing was changed.
+    ``values`` are further columns set in the same UPDATE. The object is refreshed either way.
+    Returns :attr:`MoveOutcome.MOVED` when the row changed (a ``payment.<target>`` timeline entry
+    is then added); any other :class:`MoveOutcome` says why nothing changed.
     """
+    seen = payment.status
     changes: dict[str, Any] = {"status": target.value, "updated_at": utcnow(), **(values or {})}
     if target in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         changes["live_order_id"] = None
@@ -95,10 +113,9 @@ def move(
         .values(**changes)
         .execution_options(synchronize_session=False)
     )
-    if result.rowcount != 1:  # type: ignore[attr-defined]
-        db.session.refresh(payment)
-        return False
     db.session.refresh(payment)
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        return _why_not_moved(seen, payment.status, target)
     record(
         payment,
         f"payment.{target.value}",
@@ -107,7 +124,15 @@ def move(
         stripe_object_id=stripe_object_id,
         data=data,
     )
-    return True
+    return MoveOutcome.MOVED
+
+
+def _why_not_moved(seen: str, current: str, target: PaymentStatus) -> MoveOutcome:
+    if current == target:
+        return MoveOutcome.ALREADY_THERE
+    if seen in ALLOWED_FROM[target]:
+        return MoveOutcome.LOST_RACE
+    return MoveOutcome.WOULD_GO_BACKWARDS
 
 
 def move_refunded(payment: Payment, amount_refunded: int, *, reversal: bool) -> bool:

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Request, Response
 from app.extensions import db
 from app.models import Payment, new_id, utcnow
 from app.payments.states import PaymentStatus
-from app.payments.transitions import move
+from app.payments.transitions import MoveOutcome, move
 from tests.conftest import ServerThread, free_port
 
 
@@ -187,7 +187,7 @@ def transition(app: Flask) -> Callable[[str, PaymentStatus], None]:
 
     def run(payment_id: str, target: PaymentStatus) -> None:
         with app.app_context():
-            assert move(db.session.get_one(Payment, payment_id), target, source="worker")
+            assert move(db.session.get_one(Payment, payment_id), target, source="worker") is MoveOutcome.MOVED
             db.session.commit()
 
     return run

@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Event, EventDelivery, Payment, WebhookEndpoint
 from app.notifications.worker import Worker, status_counts
 from app.payments.states import PaymentStatus
-from app.payments.transitions import move
+from app.payments.transitions import MoveOutcome, move
 from tests.notifications.support import register
 
 
@@ -68,7 +68,10 @@ def test_a_rolled_back_change_emits_nothing(notify_app, client, merchant, receiv
     register(client, merchant, receiver.url)
     payment_id = make_payment(merchant.id)
     with notify_app.app_context():
-        assert move(db.session.get_one(Payment, payment_id), PaymentStatus.SUCCEEDED, source="worker")
+        assert (
+            move(db.session.get_one(Payment, payment_id), PaymentStatus.SUCCEEDED, source="worker")
+            is MoveOutcome.MOVED
+        )
         db.session.rollback()
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
         assert db.session.scalar(sa.select(sa.func.count()).select_from(EventDelivery)) == 0
