@@ -13,7 +13,7 @@ DEV_ENV := APP_ENV=development SECRET_KEY=dev-only-not-secret STRIPE_API_BASE=ht
 	STRIPE_SECRET_KEY=sk_test_sandbox STRIPE_WEBHOOK_SECRET=whsec_sandbox \
 	PUBLIC_BASE_URL=http://127.0.0.1:$(PORT) WEBHOOK_ALLOW_PRIVATE_URLS=1
 
-.PHONY: install run test test-sqlite test-mysql services lint
+.PHONY: install run test test-sqlite test-mysql services lint bench
 
 $(BIN)/activate: requirements.txt
 	python3 -m venv $(VENV)
@@ -44,3 +44,9 @@ lint: install
 	$(BIN)/ruff check app sandbox tests
 	$(BIN)/ruff format --check app sandbox tests
 	$(BIN)/mypy app/payments app/stripe_gateway.py
+
+# The benchmark (issue 9): service vs a bare floor app vs a quickstart-style peer, on MariaDB,
+# against a Stripe stand-in; prints a table. A few minutes; needs wrk (Debian's, installed here).
+bench: install services
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
