@@ -33,8 +33,9 @@ class RoundTrips:
 
     @property
     def total_statements(self) -> int:
-        """SQL statements executed (COMMIT and ROLLBACK not included)."""
-        return sum(self.statements.values())
+        """SQL statements executed (COMMIT and ROLLBACK not included, nor the ``BEGIN IMMEDIATE``
+        the service issues on SQLite only)."""
+        return sum(n for verb, n in self.statements.items() if verb != "BEGIN")
 
     def describe(self) -> str:
         """E.g. ``"10 (4 SELECT, 3 UPDATE, 3 INSERT) + 3 COMMIT + 1 ROLLBACK, 2 checkouts"``."""
@@ -50,11 +51,20 @@ class RoundTripCounter:
 
     def __init__(self, engine: Engine) -> None:
         self.current: RoundTrips | None = None
-        event.listen(engine, "before_cursor_execute", self._statement)
-        event.listen(engine, "commit", self._commit)
-        event.listen(engine, "rollback", self._rollback)
-        event.listen(engine.pool, "reset", self._reset)
-        event.listen(engine.pool, "checkout", self._checkout)
+        self._listeners = [
+            (engine, "before_cursor_execute", self._statement),
+            (engine, "commit", self._commit),
+            (engine, "rollback", self._rollback),
+            (engine.pool, "reset", self._reset),
+            (engine.pool, "checkout", self._checkout),
+        ]
+        for target, name, fn in self._listeners:
+            event.listen(target, name, fn)
+
+    def close(self) -> None:
+        """Stop listening to the engine."""
+        for target, name, fn in self._listeners:
+            event.remove(target, name, fn)
 
     def _statement(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         if self.current is not None:
@@ -95,6 +105,15 @@ def hot_path_counts(app: Flask, api_key: str, webhook_secret: str) -> dict[str, 
 
     with app.app_context():
         counter = RoundTripCounter(db.engine)
+    try:
+        return _run_hot_paths(app, counter, api_key, webhook_secret)
+    finally:
+        counter.close()
+
+
+def _run_hot_paths(
+    app: Flask, counter: RoundTripCounter, api_key: str, webhook_secret: str
+) -> dict[str, RoundTrips]:
     client = app.test_client()
     counts = {}
     with counter.measure() as counts["create"]:

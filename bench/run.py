@@ -75,6 +75,19 @@ class Measured:
 
 
 @dataclass
+class Deliveries:
+    """One round of merchant webhook deliveries: messages/s between the receiver's first and
+    last POST, the workers' CPU ms per message, messages seeded, succeeded (in the database),
+    distinct ``webhook-id``s received."""
+
+    rate: float
+    cpu_ms: float
+    seeded: int
+    succeeded: int
+    distinct: int
+
+
+@dataclass
 class Results:
     """Everything the table shows."""
 
@@ -183,7 +196,7 @@ class Bench:
         )  # fmt: skip
         process = self.procs.start(
             "service",
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "wsgi:app"],
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "wsgi:app"],
             self.service_env,
             port=port,
         )
@@ -202,7 +215,10 @@ class Bench:
             "PORT": str(port),
         }
         process = self.procs.start(
-            "floor", [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "bench.floor:app"], env, port=port
+            "floor",
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "bench.floor:app"],
+            env,
+            port=port,
         )
         return Server("floor", f"http://127.0.0.1:{port}", process)
 
@@ -292,13 +308,21 @@ class Bench:
             self.procs.start(f"worker-{workers}-{n}", [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
             for n in range(workers)
         ]
+        stats_url = f"http://127.0.0.1:{self.receiver_port}/_bench/stats"
         deadline = time.monotonic() + self.args.deliveries_timeout
-        stats = get_json(f"http://127.0.0.1:{self.receiver_port}/_bench/stats")
+        stats = get_json(stats_url)
+        first: tuple[int, float] | None = None  # (received, workers' CPU s) once delivering
         while stats["received"] < count and time.monotonic() < deadline:
-            time.sleep(0.5)
-            stats = get_json(f"http://127.0.0.1:{self.receiver_port}/_bench/stats")
+            time.sleep(0.2)
+            stats = get_json(stats_url)
+            if first is None and stats["received"]:  # CPU from here on: start-up excluded
+                first = stats["received"], sum(cpu_seconds(p.pid) for p in started)
         time.sleep(1)  # let a stray duplicate, if any, arrive before counting
-        stats = get_json(f"http://127.0.0.1:{self.receiver_port}/_bench/stats")
+        stats = get_json(stats_url)
+        cpu_ms = 0.0
+        if first is not None and stats["received"] > first[0]:
+            cpu = sum(cpu_seconds(p.pid) for p in started) - first[1]
+            cpu_ms = cpu * 1000 / (stats["received"] - first[0])
         for process in started:
             self.procs.stop(process)
         with self.app.app_context():
@@ -307,9 +331,10 @@ class Bench:
             db.session.rollback()
         span = stats["last"] - stats["first"]
         rate = (stats["received"] - 1) / span if span > 0 else 0.0
-        self.results.deliveries[workers] = (rate, count, succeeded, stats["distinct"])
+        self.results.deliveries[workers] = Deliveries(rate, cpu_ms, count, succeeded, stats["distinct"])
         print(
-            f"  deliveries with {workers} worker(s): {rate:.0f}/s; {succeeded}/{count} succeeded, "
+            f"  deliveries with {workers} worker(s): {rate:.0f}/s, {cpu_ms:.2f} CPU ms each; "
+            f"{succeeded}/{count} succeeded, "
             f"{stats['received']} POSTs, {stats['distinct']} distinct webhook-ids"
         )
 
@@ -323,7 +348,7 @@ class Bench:
         counts = hot_path_counts(self.app, self.api_key, self.service_env["STRIPE_WEBHOOK_SECRET"])
         for name, trips in counts.items():
             self.results.round_trips[name] = trips.describe()
-            self.results.statements[name] = trips.total_statements + trips.commits + trips.rollbacks
+            self.results.statements[name] = trips.total_statements
 
     @staticmethod
     def report(label: str, m: Measured) -> None:
@@ -410,17 +435,17 @@ def print_table(r: Results, args: argparse.Namespace) -> None:
                 f"| {kind}, {label} connections | {m.load.per_second:,.1f} | {m.load.p50_ms:.1f} / "
                 f"{m.load.p99_ms:.1f} | {m.cpu_ms_per_request:.2f} | {m.load.errors} errors |"
             )
-    for workers, (rate, count, succeeded, distinct) in r.deliveries.items():
+    for workers, d in r.deliveries.items():
         print(
-            f"| merchant webhook deliveries/s, {workers} worker(s) | {rate:,.1f} | | | "
-            f"{succeeded}/{count} succeeded, {distinct} distinct webhook-ids received |"
+            f"| merchant webhook deliveries/s, {workers} worker(s) | {d.rate:,.1f} | | {d.cpu_ms:.2f} | "
+            f"{d.succeeded}/{d.seeded} succeeded, {d.distinct} distinct webhook-ids received |"
         )
     for name, sizes in r.rss.items():
         print(
             f"| resident memory per web worker, {name} | {', '.join(f'{s:.0f}' for s in sizes)} MiB | | | |"
         )
     for name, text in r.round_trips.items():
-        print(f"| SQL round trips per {name} | {r.statements[name]} | | | {text} |")
+        print(f"| SQL statements per {name} | {r.statements[name]} | | | {text} |")
     calls = sum(m.stripe_calls for m in r.creates.values())
     cpu = sum(m.standin_cpu_s for m in r.creates.values())
     print(f"| Stripe stand-in CPU per call | {cpu * 1000 / max(calls, 1):.3f} ms | | | {calls} calls |")
@@ -456,10 +481,10 @@ def print_table(r: Results, args: argparse.Namespace) -> None:
             r.webhooks["floor@64"].load.per_second,
             0.6,
         ),  # fmt: skip
-        _ratio_row("deliveries/s, 2 workers", r.deliveries[2][0], "1 worker", r.deliveries[1][0], 1.6),
+        _ratio_row("deliveries/s, 2 workers", r.deliveries[2].rate, "1 worker", r.deliveries[1].rate, 1.6),
     ]
     print("\n".join(rows))
-    once = all(succeeded == count == distinct for _, count, succeeded, distinct in r.deliveries.values())
+    once = all(d.succeeded == d.seeded == d.distinct for d in r.deliveries.values())
     print(f"\nEach merchant message delivered exactly once: {'yes' if once else 'NO'}")
 
 
