@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import secrets
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +51,7 @@ class RoundTripCounter:
 
     def __init__(self, engine: Engine) -> None:
         self.current: RoundTrips | None = None
-        self._listeners = [
+        self._listeners: list[tuple[Any, str, Callable[..., None]]] = [
             (engine, "before_cursor_execute", self._statement),
             (engine, "commit", self._commit),
             (engine, "rollback", self._rollback),

@@ -53,7 +53,9 @@ def build_app(db_name: str, stripe_port: int) -> tuple[Any, str, str]:
         _, key = create_merchant("Bench shop", [SHOP_DOMAIN])
     # gunicorn's workers log to stderr at INFO (logging.basicConfig in create_app); so do we,
     # into a file, so that the cost of logging is in the profile as it is in production.
-    logging.getLogger().handlers[0].setStream(open(os.devnull, "w"))  # noqa: SIM115
+    handler = logging.getLogger().handlers[0]
+    assert isinstance(handler, logging.StreamHandler)
+    handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
     return app, key, secret
 
 

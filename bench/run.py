@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pymysql
+import pymysql  # type: ignore[import-untyped]
 
 from bench import floor
 from bench.counting import hot_path_counts
@@ -94,9 +94,7 @@ class Results:
     creates: dict[str, Measured] = field(default_factory=dict)  # "service@64", "floor@64", "naive@64"
     pays: dict[str, Measured] = field(default_factory=dict)
     webhooks: dict[str, Measured] = field(default_factory=dict)
-    deliveries: dict[int, tuple[float, int, int, int]] = field(
-        default_factory=dict
-    )  # workers → rate, n, got, distinct
+    deliveries: dict[int, Deliveries] = field(default_factory=dict)  # by number of workers
     rss: dict[str, list[float]] = field(default_factory=dict)
     round_trips: dict[str, str] = field(default_factory=dict)
     statements: dict[str, int] = field(default_factory=dict)

@@ -79,8 +79,8 @@ def answer(method: str, path: str, body: bytes) -> tuple[int, dict[str, Any]]:
         SESSIONS[session["id"]] = session
         return 200, session
     if method == "GET" and path.startswith("/v1/checkout/sessions/"):
-        session = SESSIONS.get(path.rsplit("/", 1)[1])
-        return (200, session) if session else _missing(path)
+        found = SESSIONS.get(path.rsplit("/", 1)[1])
+        return (200, found) if found else _missing(path)
     if method == "GET" and path == "/v1/events":
         return 200, {"object": "list", "data": [], "has_more": False, "url": "/v1/events"}
     return _missing(path)
