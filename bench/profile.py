@@ -27,6 +27,7 @@ from typing import Any
 from bench.counting import hot_path_counts
 from bench.procs import Processes, free_port
 from bench.run import reset_database
+from bench.variants import VARIANTS
 from bench.workload import SHOP_DOMAIN, order_body, stripe_event, stripe_signature
 
 
@@ -57,33 +58,6 @@ def build_app(db_name: str, stripe_port: int) -> tuple[Any, str, str]:
     assert isinstance(handler, logging.StreamHandler)
     handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
     return app, key, secret
-
-
-def _keep_attributes_after_commit(app: Any) -> None:
-    from app.extensions import db
-
-    with app.app_context():
-        db.session.configure(expire_on_commit=False)
-
-
-def _quiet_stripe_sdk(app: Any) -> None:
-    logging.getLogger("stripe").setLevel(logging.WARNING)
-
-
-def _no_pre_ping(app: Any) -> None:
-    from app.extensions import db
-
-    with app.app_context():
-        db.engine.pool._pre_ping = False
-
-
-#: What-if settings tried without touching the application's code: each is applied to the
-#: in-process app before the timed loop, to measure what the change would buy.
-VARIANTS = {
-    "expire_on_commit=False": _keep_attributes_after_commit,
-    "stripe logger at WARNING": _quiet_stripe_sdk,
-    "no pool_pre_ping": _no_pre_ping,
-}
 
 
 def main() -> int:

@@ -38,6 +38,7 @@ from bench import floor
 from bench.counting import hot_path_counts
 from bench.loadgen import WrkResult, wrk
 from bench.procs import Processes, children, cpu_seconds, free_port, rss_mib
+from bench.variants import VARIANTS
 from bench.workload import SHOP_DOMAIN, order_body, stripe_event, stripe_signature
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,8 @@ class Bench:
         self.standin: subprocess.Popen[Any] | None = None
         self.service_env: dict[str, str] = {}
         self.api_key = ""
+        # The service as shipped, or with the what-ifs of --variant applied (bench.variants).
+        self.wsgi_app = "bench.variant_wsgi:app" if args.variant else "wsgi:app"
         self.app: Any = None  # the service's app, in-process, for counting and seeding
         self.delivered = 0  # messages succeeded in earlier rounds
         self.seeded = 0  # payments already given a message by an earlier delivery round
@@ -178,6 +181,7 @@ class Bench:
             "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_port}",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
             "PORT": str(port),
+            "BENCH_VARIANTS": ";".join(self.args.variant),
         }
         cli_env = {**self.service_env, "WEBHOOK_ALLOW_PRIVATE_URLS": "1"}  # the receiver is on loopback
         flask = [str(BIN / "flask"), "--app", "wsgi"]
@@ -194,7 +198,7 @@ class Bench:
         )  # fmt: skip
         process = self.procs.start(
             "service",
-            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", "wsgi:app"],
+            [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "-b", f"127.0.0.1:{port}", self.wsgi_app],
             self.service_env,
             port=port,
         )
@@ -342,6 +346,8 @@ class Bench:
         from app import create_app
 
         self.app = create_app()
+        for variant in self.args.variant:
+            VARIANTS[variant](self.app)
         logging.getLogger().setLevel(logging.WARNING)  # keep the table readable
         counts = hot_path_counts(self.app, self.api_key, self.service_env["STRIPE_WEBHOOK_SECRET"])
         for name, trips in counts.items():
@@ -416,7 +422,10 @@ def print_table(r: Results, args: argparse.Namespace) -> None:
     print()
     print(
         f"## make bench — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-        f"Stripe latency {lat * 1000:.0f} ms, wrk {args.seconds} s per figure\n"
+        f"Stripe latency {lat * 1000:.0f} ms, wrk {args.seconds} s per figure; gunicorn.conf.py with "
+        f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '(default)')}, "
+        f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', '(default)')}; "
+        f"what-ifs: {', '.join(args.variant) or 'none'}; load average at the end {os.getloadavg()[0]:.1f}\n"
     )
     print("| figure | value | p50 / p99 ms | CPU ms/req | notes |")
     print("|---|---|---|---|---|")
@@ -497,6 +506,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--deliveries-timeout", type=float, default=90.0, help="s to wait per round")
     parser.add_argument("--service-db", default=os.environ.get("BENCH_SERVICE_DB", "bench_service"))
     parser.add_argument("--floor-db", default=os.environ.get("BENCH_FLOOR_DB", "bench_floor"))
+    parser.add_argument(
+        "--variant", choices=sorted(VARIANTS), action="append", default=[], help="a what-if (repeatable)"
+    )
     args = parser.parse_args(argv)
     tmp = Path(tempfile.mkdtemp(prefix="bench-"))
     with Processes(tmp) as procs:
