@@ -148,7 +148,6 @@ class Bench:
         self.wsgi_app = "bench.variant_wsgi:app" if args.variant else "wsgi:app"
         self.app: Any = None  # the service's app, in-process, for counting and seeding
         self.delivered = 0  # messages succeeded in earlier rounds
-        self.seeded = 0  # payments already given a message by an earlier delivery round
 
     # --- set-up -------------------------------------------------------------------------------
 
@@ -300,11 +299,10 @@ class Bench:
         get_json(f"http://127.0.0.1:{self.receiver_port}/_bench/reset")
         count = self.args.deliveries
         with self.app.app_context():
-            payments = db.session.query(Payment).order_by(Payment.id).offset(self.seeded).limit(count).all()
-            for payment in payments:
-                emit("payment.succeeded", payment)
+            payments = db.session.query(Payment).limit(count).all()
+            for n in range(count):  # one new event (and message) each, whatever the number of payments
+                emit("payment.succeeded", payments[n % len(payments)])
             db.session.commit()
-        self.seeded += count
         env = {**self.service_env, "WEBHOOK_ALLOW_PRIVATE_URLS": "1"}
         started = [
             self.procs.start(f"worker-{workers}-{n}", [str(BIN / "flask"), "--app", "wsgi", "worker"], env)
@@ -503,7 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--deliveries", type=int, default=1000, help="messages per worker round (default 1000)"
     )
-    parser.add_argument("--deliveries-timeout", type=float, default=90.0, help="s to wait per round")
+    parser.add_argument("--deliveries-timeout", type=float, default=120.0, help="s to wait per round")
     parser.add_argument("--service-db", default=os.environ.get("BENCH_SERVICE_DB", "bench_service"))
     parser.add_argument("--floor-db", default=os.environ.get("BENCH_FLOOR_DB", "bench_floor"))
     parser.add_argument(
