@@ -27,6 +27,8 @@ from flask import Flask, jsonify, redirect, request
 from requests.adapters import HTTPAdapter
 from sqlalchemy.exc import IntegrityError
 
+from bench.workload import stripe_line_items
+
 SCHEMA = (
     "CREATE TABLE payments (id VARCHAR(40) PRIMARY KEY, order_id VARCHAR(64) NOT NULL UNIQUE,"
     " status VARCHAR(16) NOT NULL, amount_total BIGINT NOT NULL, currency CHAR(3) NOT NULL,"
@@ -74,17 +76,7 @@ def create():  # type: ignore[no-untyped-def]
         params={
             "mode": "payment",
             "client_reference_id": payment_id,
-            "line_items": [
-                {
-                    "price_data": {
-                        "currency": body["currency"],
-                        "unit_amount": item["unit_amount"],
-                        "product_data": {"name": item["name"]},
-                    },
-                    "quantity": item["quantity"],
-                }
-                for item in body["line_items"]
-            ],
+            "line_items": stripe_line_items(body),
             "success_url": body["success_url"],
             "cancel_url": body["cancel_url"],
         },

@@ -14,6 +14,8 @@ import os
 import stripe
 from flask import Flask, jsonify, redirect, request
 
+from bench.workload import stripe_line_items
+
 stripe.api_key = os.getenv("STRIPE_SECRET_KEY", "sk_test_naive")
 stripe.api_base = os.getenv("STRIPE_API_BASE", "https://api.stripe.com")
 
@@ -26,17 +28,7 @@ def create_checkout_session():  # type: ignore[no-untyped-def]
     order = request.get_json()
     try:
         checkout_session = stripe.checkout.Session.create(
-            line_items=[
-                {
-                    "price_data": {
-                        "currency": order["currency"],
-                        "unit_amount": item["unit_amount"],
-                        "product_data": {"name": item["name"]},
-                    },
-                    "quantity": item["quantity"],
-                }
-                for item in order["line_items"]
-            ],
+            line_items=stripe_line_items(order),
             mode="payment",
             success_url=order["success_url"],
             cancel_url=order["cancel_url"],

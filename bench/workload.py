@@ -31,6 +31,21 @@ def order_body(order_id: str) -> str:
     )
 
 
+def stripe_line_items(order: dict[str, Any]) -> list[dict[str, Any]]:
+    """Checkout Session ``line_items`` (inline ``price_data``) for an order body's line items."""
+    return [
+        {
+            "price_data": {
+                "currency": order["currency"],
+                "unit_amount": item["unit_amount"],
+                "product_data": {"name": item["name"]},
+            },
+            "quantity": item["quantity"],
+        }
+        for item in order["line_items"]
+    ]
+
+
 def stripe_event(event_id: str) -> str:
     """A Stripe event body (``payment_intent.created``: one the service records and does not act
     on, so ingest is verify + record, the floor's work) with id ``event_id``."""
