@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pymysql  # type: ignore[import-untyped]
+import sqlalchemy as sa
 
 from bench import floor
 from bench.counting import hot_path_counts
@@ -103,20 +103,18 @@ class Results:
 
 def reset_database(name: str) -> str:
     """Drop and create database ``name`` on the bench's MariaDB; return its SQLAlchemy URL."""
-    conn = pymysql.connect(host="127.0.0.1", user="root")
+    engine = sa.create_engine(MYSQL)
     try:
-        with conn.cursor() as cur:
-            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
-            cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
+            conn.exec_driver_sql(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     finally:
-        conn.close()
+        engine.dispose()
     return f"{MYSQL}/{name}"
 
 
 def query(url: str, sql: str) -> list[tuple[Any, ...]]:
     """Rows of one SQL query on the database at SQLAlchemy ``url`` (pymysql underneath)."""
-    import sqlalchemy as sa
-
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:
