@@ -58,8 +58,8 @@ test-mysql: install
 	TEST_DATABASE_URL=$(TEST_MYSQL_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check app sandbox tests
-	$(BIN)/ruff format --check app sandbox tests
+	$(BIN)/ruff check app sandbox tests bench
+	$(BIN)/ruff format --check app sandbox tests bench
 	$(BIN)/mypy app/payments app/stripe_gateway.py
 
 # The benchmark (issue 9): service vs a bare floor app vs a quickstart-style peer, on MariaDB,
