@@ -10,6 +10,7 @@ from dotenv import load_dotenv
 from flask import Flask
 
 from .config import load_config
+from .db import install_transaction_guard
 from .extensions import configure_sqlite, db, migrate
 from .stripe_gateway import StripeGateway
 
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 def register_extensions(app: Flask) -> None:
     """Database, migrations, and the Stripe gateway (one client reused across requests)."""
     db.init_app(app)
+    install_transaction_guard(db.session)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             configure_sqlite(db.engine)

@@ -69,7 +69,16 @@ SETTINGS: tuple[Setting, ...] = (
         "STRIPE_API_BASE", "STRIPE_API_BASE", f"`{STRIPE_DEFAULT_API_BASE}`; the sandbox in development",
         "where Stripe calls go",
     ),
-    Setting("STRIPE_TIMEOUT", "STRIPE_TIMEOUT", "10", "seconds per Stripe call (at most 10)"),
+    Setting(
+        "STRIPE_TIMEOUT", "STRIPE_TIMEOUT", "3",
+        "read timeout of one Stripe attempt, seconds (1 s to connect, one retry): a create answers "
+        "within about 10 s, else 502 with the payment `pending`",
+    ),
+    Setting(
+        "TRANSACTION_GUARD", "TRANSACTION_GUARD", "`raise` in testing, `log` otherwise",
+        "what a Stripe call or merchant-webhook send inside an open database transaction does: "
+        "`raise`, `log` (an error with the stack) or `off`",
+    ),
     Setting(
         "PUBLIC_BASE_URL", "PUBLIC_BASE_URL", "required (`https`) in production; from the request otherwise",
         "our external address for `checkout_url` and the URLs handed to Stripe",
@@ -98,7 +107,16 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "WEBHOOK_ALLOW_PRIVATE_URLS", "WEBHOOK_ALLOW_PRIVATE_URLS", "0",
-        "`1` allows `http` and loopback/private webhook URLs: development and tests only",
+        "`1` allows `http` and loopback (127.0.0.0/8, ::1) webhook URLs: development and tests "
+        "only; private networks stay refused",
+    ),
+    Setting(
+        "WEBHOOK_ATTEMPT_DEADLINE", "WEBHOOK_ATTEMPT_DEADLINE", "10",
+        "seconds one merchant-webhook attempt may take in all (connect, TLS, request, answer)",
+    ),
+    Setting(
+        "WORKER_CONCURRENCY", "WORKER_CONCURRENCY", "4",
+        "messages one worker delivers at once (threads, each with its own database connection)",
     ),
 )  # fmt: skip
 
@@ -149,6 +167,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
     log_format = env.get("LOG_FORMAT") or ("json" if production else "console")
     if log_format not in ("json", "console"):
         raise ConfigError(f"LOG_FORMAT must be json or console, not {log_format!r}.")
+    guard = env.get("TRANSACTION_GUARD") or ("raise" if app_env == "testing" else "log")
+    if guard not in ("raise", "log", "off"):
+        raise ConfigError(f"TRANSACTION_GUARD must be raise, log or off, not {guard!r}.")
     sqlite_default = "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
     return {
         "APP_ENV": app_env,
@@ -159,7 +180,11 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "STRIPE_WEBHOOK_SECRETS": _split(env.get("STRIPE_WEBHOOK_SECRET")) or ["whsec_sandbox"],
         "STRIPE_API_BASE": env.get("STRIPE_API_BASE")
         or (STRIPE_DEFAULT_API_BASE if production else SANDBOX_API_BASE),
-        "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "10")),
+        # Read timeout per Stripe attempt, seconds: with the gateway's one retry a create answers
+        # within about 10 s (app.stripe_gateway).
+        "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "3")),
+        # What a network call inside an open database transaction does: raise, log or off (app.db).
+        "TRANSACTION_GUARD": guard,
         "PUBLIC_BASE_URL": public_base_url,
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "METRICS_TOKEN": env.get("METRICS_TOKEN") or None,
@@ -168,6 +193,8 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").upper(),
         "DEMO_STOREFRONT": app_env == "development",
         "WEBHOOK_ALLOW_PRIVATE_URLS": env.get("WEBHOOK_ALLOW_PRIVATE_URLS") == "1",
+        "WEBHOOK_ATTEMPT_DEADLINE": float(env.get("WEBHOOK_ATTEMPT_DEADLINE") or 10),
+        "WORKER_CONCURRENCY": _int(env, "WORKER_CONCURRENCY", 4),
         "WEBHOOK_RETRY_SCHEDULE": [int(s) for s in _split(env.get("WEBHOOK_RETRY_SCHEDULE"))]
         or DEFAULT_RETRY_SCHEDULE,
     }

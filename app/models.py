@@ -28,6 +28,20 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: The collation of ids, keys, order ids, Stripe ids and hashes on MariaDB: compares bytes
+#: exactly (case- and trailing-space-sensitive; utf8mb4_bin would ignore trailing spaces). SQLite
+#: compares text so already. Migration 0003 sets it (utf8mb4_0900_bin on MySQL 8).
+BINARY_COLLATION = "utf8mb4_nopad_bin"
+
+
+def binary_string(length: int) -> sa.types.TypeEngine[str]:
+    """``VARCHAR(length)`` compared byte for byte: Stripe ids are case-sensitive, and so are
+    our ids, order ids and ``Idempotency-Key`` values."""
+    return sa.String(length).with_variant(
+        mysql.VARCHAR(length, charset="utf8mb4", collation=BINARY_COLLATION), "mysql"
+    )
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A DATETIME holding UTC: aware datetimes in, aware (UTC) datetimes out.
 
@@ -58,7 +72,7 @@ class Merchant(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "merchants"
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("mer"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("mer"))
     name: Mapped[str] = mapped_column(sa.String(200))
     allowed_domains: Mapped[list[str]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -73,8 +87,8 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
-    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    prefix: Mapped[str] = mapped_column(sa.String(12))
+    key_hash: Mapped[str] = mapped_column(binary_string(64), unique=True)
+    prefix: Mapped[str] = mapped_column(binary_string(12))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
@@ -96,10 +110,10 @@ class Payment(db.Model):  # type: ignore[name-defined]
         sa.Index("ix_payments_status_updated", "status", "updated_at"),
     )
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("pay"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("pay"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
-    order_id: Mapped[str] = mapped_column(sa.String(64), index=True)
-    live_order_id: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    order_id: Mapped[str] = mapped_column(binary_string(64), index=True)
+    live_order_id: Mapped[str | None] = mapped_column(binary_string(64), nullable=True)
     status: Mapped[str] = mapped_column(sa.String(24))
     currency: Mapped[str] = mapped_column(sa.String(3))
     amount_total: Mapped[int] = mapped_column(sa.BigInteger)
@@ -111,16 +125,23 @@ class Payment(db.Model):  # type: ignore[name-defined]
     cancel_url: Mapped[str] = mapped_column(sa.String(2048))
     checkout_url: Mapped[str] = mapped_column(sa.String(2048))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
-    stripe_idempotency_key: Mapped[str] = mapped_column(sa.String(64))
-    stripe_checkout_session_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, nullable=True)
+    request_fingerprint: Mapped[str] = mapped_column(binary_string(64))
+    stripe_idempotency_key: Mapped[str] = mapped_column(binary_string(64))
+    stripe_checkout_session_id: Mapped[str | None] = mapped_column(
+        binary_string(255), unique=True, nullable=True
+    )
     stripe_checkout_url: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
-    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), index=True, nullable=True)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(
+        binary_string(255), index=True, nullable=True
+    )
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     fulfilled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     failure_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     failure_decline_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     failure_message: Mapped[str | None] = mapped_column(sa.String(500), nullable=True)
+    #: When a create of this payment was first answered 502 ``gateway_unavailable``: from then on
+    #: the same request is answered with this payment, whatever opened it (app.payments.creation).
+    gateway_unavailable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -132,7 +153,7 @@ class Refund(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "refunds"
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("rf"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("rf"))
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
     amount: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
@@ -140,7 +161,7 @@ class Refund(db.Model):  # type: ignore[name-defined]
     metadata_: Mapped[dict[str, str]] = mapped_column("metadata", sa.JSON)
     status: Mapped[str] = mapped_column(sa.String(16))
     failure_reason: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
-    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True, nullable=True)
+    stripe_refund_id: Mapped[str | None] = mapped_column(binary_string(255), unique=True, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -159,11 +180,11 @@ class PaymentEvent(db.Model):  # type: ignore[name-defined]
         sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
     )
     payment_id: Mapped[str] = mapped_column(sa.ForeignKey("payments.id"), index=True)
-    refund_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(binary_string(32), nullable=True)
     type: Mapped[str] = mapped_column(sa.String(40))
     source: Mapped[str] = mapped_column(sa.String(16))
-    stripe_event_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
-    stripe_object_id: Mapped[str | None] = mapped_column(sa.String(255), nullable=True)
+    stripe_event_id: Mapped[str | None] = mapped_column(binary_string(255), nullable=True)
+    stripe_object_id: Mapped[str | None] = mapped_column(binary_string(255), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -173,7 +194,7 @@ class StripeEvent(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "stripe_events"
 
-    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    id: Mapped[str] = mapped_column(binary_string(255), primary_key=True)
     type: Mapped[str] = mapped_column(sa.String(100))
     source: Mapped[str] = mapped_column(sa.String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -191,8 +212,8 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
-    key: Mapped[str] = mapped_column(sa.String(255))
-    request_fingerprint: Mapped[str] = mapped_column(sa.String(64))
+    key: Mapped[str] = mapped_column(binary_string(255))
+    request_fingerprint: Mapped[str] = mapped_column(binary_string(64))
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     response_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
@@ -207,11 +228,11 @@ class Event(db.Model):  # type: ignore[name-defined]
     __tablename__ = "events"
     __table_args__ = (sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),)
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("evt"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("evt"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
     type: Mapped[str] = mapped_column(sa.String(40))
-    payment_id: Mapped[str | None] = mapped_column(sa.String(32), index=True, nullable=True)
-    refund_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    payment_id: Mapped[str | None] = mapped_column(binary_string(32), index=True, nullable=True)
+    refund_id: Mapped[str | None] = mapped_column(binary_string(32), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -228,7 +249,7 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
 
     __tablename__ = "webhook_endpoints"
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("we"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("we"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"), index=True)
     url: Mapped[str] = mapped_column(sa.String(2048))
     enabled_events: Mapped[list[str]] = mapped_column(sa.JSON)
@@ -254,13 +275,13 @@ class EventDelivery(db.Model):  # type: ignore[name-defined]
     __tablename__ = "event_deliveries"
     __table_args__ = (sa.Index("ix_event_deliveries_due", "status", "next_attempt_at"),)
 
-    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True, default=lambda: new_id("msg"))
+    id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("msg"))
     event_id: Mapped[str] = mapped_column(sa.ForeignKey("events.id"), index=True)
     endpoint_id: Mapped[str] = mapped_column(sa.ForeignKey("webhook_endpoints.id"), index=True)
     status: Mapped[str] = mapped_column(sa.String(16), default="pending")
     attempt_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    locked_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    locked_by: Mapped[str | None] = mapped_column(binary_string(64), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

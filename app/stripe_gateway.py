@@ -1,8 +1,19 @@
 """The only module that talks to Stripe: a thin gateway over the official SDK's ``StripeClient``.
 
 Built once in ``create_app`` from config and kept in ``app.extensions["stripe_gateway"]``. One
-``requests.Session`` (a pooled, kept-alive HTTP connection) is reused across requests; every call
-has a short timeout and at most two network retries, which the SDK makes safe with idempotency keys.
+``requests.Session`` (a pooled, kept-alive HTTP connection) is reused across requests.
+
+Time bound. Every call has a connect timeout of 1 s, a read timeout (``STRIPE_TIMEOUT``, default
+3 s) and at most one network retry, which the SDK makes safe with idempotency keys and spaces by
+at most 0.5 s, 1 s, 2 s, ... (stripe-python ``HTTPClient._sleep_time_seconds``). So a Stripe
+that does not answer costs one call at most :attr:`StripeGateway.call_bound` seconds:
+(1 + retries) × (connect + read) + the backoff, 8.5 s with the defaults. Creating a payment
+makes exactly one Stripe call, so the whole create answers within about 10 s (8.5 s + our own
+database work) and, when Stripe did not answer, leaves the payment ``pending`` with a 502 that
+the merchant can retry. (The read timeout is per socket read: a peer trickling bytes could
+stretch one attempt, but Stripe's answers are a few KB.)
+
+Every call first checks that no database transaction is open (:func:`app.db.assert_no_transaction`).
 
 Objects come back as plain ``dict``s shaped like Stripe's API objects. Failures are raised as
 :class:`GatewayDown` (could not reach Stripe, or Stripe answered 5xx / 429: retry later) or
@@ -11,12 +22,15 @@ Objects come back as plain ``dict``s shaped like Stripe's API objects. Failures 
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import requests
 import stripe
 from requests.adapters import HTTPAdapter
 from stripe import StripeClient
+
+from .db import assert_no_transaction
 
 
 class GatewayError(Exception):
@@ -59,7 +73,9 @@ class StripeGateway:
     """Stripe operations used by the service, over one reused HTTP connection pool.
 
     ``api_base`` is Stripe's own address in production and the sandbox's in development and
-    tests; ``timeout`` is in seconds (≤ 10); ``max_network_retries`` is at most 2.
+    tests; ``timeout`` (read) and ``connect_timeout`` are in seconds per attempt;
+    ``max_network_retries`` (default 1) is how many times the SDK retries a call that got no answer, a
+    409 or a 5xx. See the module docstring for the time bound this gives.
     """
 
     #: Stripe's webhook timestamp tolerance in seconds (stripe.Webhook.DEFAULT_TOLERANCE).
@@ -71,24 +87,29 @@ class StripeGateway:
         *,
         api_base: str,
         webhook_secrets: list[str],
-        timeout: float = 10.0,
-        max_network_retries: int = 2,
+        timeout: float = 3.0,
+        connect_timeout: float = 1.0,
+        max_network_retries: int = 1,
         pool_size: int = 32,
     ) -> None:
         session = requests.Session()
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
-        self._http = stripe.RequestsClient(timeout=min(timeout, 10.0), session=session)
+        self._http = stripe.RequestsClient(timeout=(connect_timeout, timeout), session=session)
         self._client = StripeClient(
             secret_key,
             base_addresses={"api": api_base},
-            max_network_retries=min(max_network_retries, 2),
+            max_network_retries=max_network_retries,
             http_client=self._http,
         )
         self._webhook_secrets = list(webhook_secrets)
+        backoff = sum(max(0.5, min(0.5 * 2 ** (n - 1), 5.0)) for n in range(1, max_network_retries + 1))
+        #: Seconds one call may take at most when Stripe does not answer (module docstring).
+        self.call_bound = (1 + max_network_retries) * (connect_timeout + timeout) + backoff
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        assert_no_transaction("a Stripe request")
         try:
             return _plain(fn(*args, **kwargs))
         except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
@@ -175,25 +196,29 @@ class StripeGateway:
             params["starting_after"] = page["data"][-1]["id"]
         return list(reversed(events))
 
-    def construct_event(self, payload: bytes, signature: str | None) -> dict[str, Any]:
+    def construct_event(self, payload: bytes, signature: str | None) -> Any:
         """Verify ``Stripe-Signature`` on the raw ``payload`` against each configured webhook
-        secret (several during a rotation) and return the event as a dict.
+        secret (several during a rotation) and return the payload parsed from JSON.
 
-        Raises :class:`SignatureInvalid` if the header is missing, matches no secret, or its
-        timestamp is older than :attr:`SIGNATURE_TOLERANCE` seconds (Stripe's rule).
+        The result is whatever JSON was signed: its shape is checked by the caller
+        (:func:`app.payments.stripe_event_shape.parse_event`). Raises :class:`SignatureInvalid`
+        if the header is missing or malformed, matches no secret, or its timestamp is older
+        than :attr:`SIGNATURE_TOLERANCE` seconds (Stripe's rule), or if the signed payload is
+        not JSON.
         """
         if not signature:
             raise SignatureInvalid("Missing Stripe-Signature header.")
         for secret in self._webhook_secrets:
             try:
-                event = stripe.Webhook.construct_event(
-                    payload, signature, secret, tolerance=self.SIGNATURE_TOLERANCE
+                stripe.WebhookSignature.verify_header(
+                    payload.decode("utf-8", "replace"), signature, secret, self.SIGNATURE_TOLERANCE
                 )
             except stripe.SignatureVerificationError:
                 continue
-            except ValueError as exc:
+            try:
+                return json.loads(payload)
+            except (ValueError, RecursionError) as exc:
                 raise SignatureInvalid("Payload is not valid JSON.") from exc
-            return _plain(event)
         raise SignatureInvalid("No valid signature found for the payload.")
 
 

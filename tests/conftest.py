@@ -140,6 +140,7 @@ def app(database_url: str, ports: dict[str, int], sandbox_server: Sandbox) -> It
             "STRIPE_SECRET_KEY": "sk_test_suite",
             "STRIPE_WEBHOOK_SECRETS": [WEBHOOK_SECRET],
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['app']}",
+            "TRANSACTION_GUARD": "raise",
         }
     )
     with application.app_context():

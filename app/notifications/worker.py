@@ -45,6 +45,7 @@ from types import FrameType
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from ..db import assert_no_transaction
 from ..extensions import db
 from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint, utcnow
 from ..scheduler import PeriodicJob, run_due_jobs
@@ -172,6 +173,7 @@ class Worker:
         attempt = delivery.attempt_count + 1
         event_id, event_type, endpoint_id = event.id, event.type, endpoint.id
         db.session.commit()  # no transaction stays open across the HTTP request
+        assert_no_transaction("a merchant webhook delivery")
         outcome = send(
             message, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"], deadline=self.deadline
         )

@@ -28,10 +28,12 @@ Amounts are integers in the payment currency's minor unit, exactly as Stripe tak
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
+from ..db import begin_read_committed, retry_on_lock_conflict
 from ..errors import Conflict, InvalidRequest, Unprocessable
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
@@ -45,7 +47,7 @@ from .states import (
     RefundStatus,
     refund_status_from_stripe,
 )
-from .transitions import move_refunded, record
+from .transitions import lock_payment, move_refunded, record
 
 log = logging.getLogger(__name__)
 
@@ -55,27 +57,14 @@ def stripe_idempotency_key(refund_id: str) -> str:
     return f"refund-{refund_id}"
 
 
-def lock_payment(payment_id: str) -> Payment:
-    """Load ``payment_id`` with its row locked (``FOR UPDATE``) for the open transaction.
-
-    Call at the *start* of a fresh transaction, before any other read: on MariaDB (REPEATABLE
-    READ) later plain reads then see everything committed before the lock was granted.
-    """
-    return db.session.execute(
-        sa.select(Payment)
-        .where(Payment.id == payment_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-
-
 def _refunds_of(payment_id: str) -> list[Refund]:
+    """The payment's refunds, latest as committed: call it under the payment's row lock in a
+    unit of work begun with :func:`~app.db.begin_read_committed` (every writer of a payment's
+    refunds holds that lock, so a plain read suffices; a ``FOR UPDATE`` range read on
+    ``refunds.payment_id`` would take gap locks and deadlock with neighbouring payments)."""
     return list(
         db.session.scalars(
-            sa.select(Refund)
-            .where(Refund.payment_id == payment_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+            sa.select(Refund).where(Refund.payment_id == payment_id).execution_options(populate_existing=True)
         ).all()
     )
 
@@ -101,8 +90,24 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
     payment_id = payment.id
     intent_id = _payment_intent_of(payment)
 
-    # 1. Reserve the amount under the payment's row lock; commit.
+    # 1. Reserve the amount under the payment's row lock; commit (once more on a lost lock conflict).
+    refund = retry_on_lock_conflict(lambda: _reserve(payment_id, request, source))
+    return send_refund(refund, intent_id=intent_id, source=source)
+
+
+def _reserve(payment_id: str, request: RefundCreate, source: str) -> Refund:
+    """Step 1 of :func:`create_refund`, one transaction: lock the payment row first, check, add
+    the ``pending`` refund, commit.
+
+    The refunds are read with a *plain* read at READ COMMITTED: every writer of a payment's
+    refunds holds the payment's row lock, which already serialises them, so the read sees every
+    refund committed before the lock was granted. A locking read here
+    (``SELECT … FROM refunds WHERE payment_id = ? FOR UPDATE``) would take gap locks on the
+    secondary index, and the ``INSERT`` that follows would then deadlock (MariaDB 1213) with a
+    concurrent refund of a *neighbouring* payment.
+    """
     db.session.rollback()
+    begin_read_committed()
     locked = lock_payment(payment_id)
     if locked.status not in REFUNDABLE:
         db.session.rollback()
@@ -110,8 +115,12 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
             f"Only a succeeded or partially refunded payment can be refunded; this one is {locked.status}.",
             code="payment_not_refundable",
         )
-    reserved = sum(r.amount for r in _refunds_of(payment_id) if r.status in REFUND_RESERVING)
-    remaining = locked.amount_total - reserved
+    reserved = db.session.scalar(
+        sa.select(sa.func.sum(Refund.amount)).where(
+            Refund.payment_id == payment_id, Refund.status.in_(REFUND_RESERVING)
+        )
+    )
+    remaining = locked.amount_total - int(reserved or 0)
     amount = remaining if request.amount is None else request.amount
     if amount <= 0 or amount > remaining:
         db.session.rollback()
@@ -131,7 +140,7 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api
         source=source,
     )
     db.session.commit()
-    return send_refund(refund, intent_id=intent_id, source=source)
+    return refund
 
 
 def send_refund(refund: Refund, *, intent_id: str | None, source: str) -> Refund:
@@ -161,14 +170,30 @@ def send_refund(refund: Refund, *, intent_id: str | None, source: str) -> Refund
         if exc.error_type == "idempotency_error":  # the same request is still running elsewhere
             log.warning("refund %s: %s; stays pending", refund_id, exc.message)
             return _reload(refund_id)
-        fail_refund(refund_id, reason=exc.code or "gateway_rejected", source=source)
-        db.session.commit()
+        reason = exc.code or "gateway_rejected"
+        _settle(lambda: fail_refund(refund_id, reason=reason, source=source))
         raise Unprocessable(
             f"Stripe refused the refund: {exc.message}", code="gateway_rejected", refund_id=refund_id
         ) from exc
-    apply_stripe_refund(answer, source=source)
-    db.session.commit()
+    _settle(lambda: apply_stripe_refund(answer, source=source))
     return _reload(refund_id)
+
+
+def _settle(work: Callable[[], object], *, dry_run: bool = False) -> None:
+    """Run ``work`` (which settles a refund in the caller's unit of work) as one fresh unit of
+    work at READ COMMITTED, commit (roll back in a ``dry_run``), and run it once more if it lost
+    a lock conflict."""
+
+    def unit() -> None:
+        db.session.rollback()
+        begin_read_committed()
+        work()
+        if dry_run:
+            db.session.rollback()
+        else:
+            db.session.commit()
+
+    retry_on_lock_conflict(unit)
 
 
 def _reload(refund_id: str) -> Refund:
@@ -453,10 +478,11 @@ def refresh_refund(refund_id: str, *, source: str, dry_run: bool = False) -> tup
             return refund.status, "sent to Stripe again"
         answer = found[0]
         cause = f"found at Stripe as {answer['id']}"
-    settled = apply_stripe_refund(answer, source=source)
-    status = settled.status if settled is not None else RefundStatus.PENDING.value
-    if dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()
-    return status, cause
+    statuses: list[str] = []
+
+    def settle() -> None:
+        settled = apply_stripe_refund(answer, source=source)
+        statuses.append(settled.status if settled is not None else RefundStatus.PENDING.value)
+
+    _settle(settle, dry_run=dry_run)
+    return statuses[-1], cause

@@ -22,6 +22,11 @@ event                                        what is fetched and applied
 ``charge.refunded``                          the charge's refunds (``GET /v1/refunds``) → same
 ===========================================  ==============================================
 
+When Stripe answers that the object does not exist (404), the event is claimed, logged and
+``ignored``: it is never applied from its own snapshot (a ``cs_…`` Stripe does not know must not
+fulfil a payment, a ``re_…`` it does not know must not refund one). Payloads are checked before
+anything is read (:mod:`app.payments.stripe_event_shape`).
+
 A refund event for a payment we do not yet know as paid (its ``checkout.session.completed`` is
 still on its way) first applies the payment's current Checkout Session, so the refund has a
 paid payment to settle against.
@@ -36,12 +41,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from ..db import begin_read_committed, retry_on_lock_conflict
 from ..extensions import db
 from ..models import Payment, StripeEvent, utcnow
 from ..stripe_gateway import GatewayRejected, gateway
 from .fulfilment import apply_checkout_session, payment_for_intent, payment_for_session, record_failed_attempt
 from .refunds import apply_stripe_refund, payment_for_stripe_object, payment_for_stripe_refund
 from .states import PAID
+from .stripe_event_shape import parse_event
 
 log = logging.getLogger(__name__)
 
@@ -94,21 +101,32 @@ def _claim_event(event: dict[str, Any], source: str) -> bool:
     return True
 
 
-def handle_event(event: dict[str, Any], *, source: str) -> str:
+def handle_event(event: Any, *, source: str) -> str:
     """Apply one Stripe ``event`` (a verified event object as a dict) exactly once.
 
     ``source`` is ``webhook`` or ``reconcile`` (written on the timeline). Commits. Returns what
-    happened: ``"duplicate"`` (already processed), ``"ignored"`` (a type we do not act on, or an
-    object that is not ours) or ``"processed"``. Exceptions propagate (nothing is committed), so
+    happened: ``"duplicate"`` (already processed), ``"ignored"`` (a type we do not act on, an
+    object that is not ours, or one Stripe does not know) or ``"processed"``. Raises
+    :class:`~app.payments.stripe_event_shape.EventMalformed` (400) for a payload that is not
+    a readable event. Exceptions propagate (nothing is committed), so
     the webhook answers 5xx and Stripe retries — including :class:`GatewayDown` when the current
     object could not be fetched.
     """
     return process_event(event, source=source).outcome
 
 
-def process_event(event: dict[str, Any], *, source: str, dry_run: bool = False) -> EventResult:
+def process_event(event: Any, *, source: str, dry_run: bool = False) -> EventResult:
     """:func:`handle_event` with the details; ``dry_run`` rolls the unit of work back instead
-    of committing (nothing is recorded, the event stays unseen)."""
+    of committing (nothing is recorded, the event stays unseen).
+
+    ``event`` is checked first (:func:`~app.payments.stripe_event_shape.parse_event`:
+    :class:`~app.payments.stripe_event_shape.EventMalformed`, nothing written). An event whose
+    object Stripe no longer knows (the re-fetch answers 404) is claimed and ``ignored``, never
+    applied from its own snapshot: the snapshot alone proves nothing about money. The final
+    unit of work (claim and apply) is retried once on a lost lock conflict
+    (:func:`app.db.retry_on_lock_conflict`).
+    """
+    event = parse_event(event, HANDLED_TYPES)
     db.session.rollback()  # start from a clean unit of work
     if db.session.scalar(sa.select(StripeEvent.id).where(StripeEvent.id == event["id"])) is not None:
         db.session.rollback()
@@ -128,44 +146,57 @@ def process_event(event: dict[str, Any], *, source: str, dry_run: bool = False) 
     session: dict[str, Any] | None = None
     if snapshot is not None:
         if event_type in SESSION_EVENTS:
-            fresh = _current(gateway().retrieve_checkout_session, obj["id"], obj)
+            fresh = _current(gateway().retrieve_checkout_session, obj["id"])
         elif event_type in REFUND_EVENTS:
-            fresh = [_current(gateway().retrieve_refund, obj["id"], obj)]
+            refund = _current(gateway().retrieve_refund, obj["id"])
+            fresh = None if refund is None else [refund]
         elif event_type == "charge.refunded":
-            fresh = _charge_refunds(obj)
-        if (event_type in REFUND_EVENTS or event_type == "charge.refunded") and snapshot[1] not in PAID:
+            fresh = _current(lambda charge_id: gateway().list_refunds(charge=charge_id), obj["id"])
+        else:
+            fresh = obj  # payment_intent.payment_failed: the snapshot is the record of that attempt
+        if (
+            fresh is not None
+            and event_type in (*REFUND_EVENTS, "charge.refunded")
+            and snapshot[1] not in PAID
+        ):
             if session_id:
-                session = _current(gateway().retrieve_checkout_session, session_id, None)
+                session = _current(gateway().retrieve_checkout_session, session_id)
 
     # 3. Claim the event and apply it in one unit of work.
-    if not _claim_event(event, source):
-        log.info("stripe event %s (%s) already processed", event["id"], event_type)
-        return EventResult("duplicate")
-    if snapshot is None:
-        log.info("stripe event %s of type %s ignored (not ours or not handled)", event["id"], event_type)
+    def claim_and_apply() -> EventResult:
+        db.session.rollback()
+        begin_read_committed()  # refunds are settled from the latest rows (app.db)
+        if not _claim_event(event, source):
+            log.info("stripe event %s (%s) already processed", event["id"], event_type)
+            return EventResult("duplicate")
+        if snapshot is None or fresh is None:
+            why = "not ours or not handled" if snapshot is None else "Stripe does not know its object"
+            log.info("stripe event %s of type %s ignored (%s)", event["id"], event_type, why)
+            _finish(dry_run)
+            return EventResult("ignored", payment_id=snapshot[0] if snapshot else None)
+        common = {"source": source, "stripe_event_id": event["id"]}
+        if event_type in SESSION_EVENTS:
+            apply_checkout_session(fresh, event_type=event_type, **common)
+        elif event_type == "payment_intent.payment_failed":
+            record_failed_attempt(obj, created=event.get("created"), **common)
+        else:
+            if session is not None:
+                apply_checkout_session(session, **common)
+            for stripe_refund in fresh:
+                apply_stripe_refund(stripe_refund, **common)
+        after = db.session.get(Payment, snapshot[0])
+        result = EventResult(
+            "processed",
+            payment_id=snapshot[0],
+            status_before=snapshot[1],
+            status_after=after.status if after is not None else None,
+            amount_refunded_before=snapshot[2],
+            amount_refunded_after=after.amount_refunded if after is not None else None,
+        )
         _finish(dry_run)
-        return EventResult("ignored")
-    common = {"source": source, "stripe_event_id": event["id"]}
-    if event_type in SESSION_EVENTS:
-        apply_checkout_session(fresh, event_type=event_type, **common)
-    elif event_type == "payment_intent.payment_failed":
-        record_failed_attempt(obj, created=event.get("created"), **common)
-    else:
-        if session is not None:
-            apply_checkout_session(session, **common)
-        for stripe_refund in fresh:
-            apply_stripe_refund(stripe_refund, **common)
-    after = db.session.get(Payment, snapshot[0])
-    result = EventResult(
-        "processed",
-        payment_id=snapshot[0],
-        status_before=snapshot[1],
-        status_after=after.status if after is not None else None,
-        amount_refunded_before=snapshot[2],
-        amount_refunded_after=after.amount_refunded if after is not None else None,
-    )
-    _finish(dry_run)
-    return result
+        return result
+
+    return retry_on_lock_conflict(claim_and_apply)
 
 
 def _finish(dry_run: bool) -> None:
@@ -187,22 +218,17 @@ def _payment_for(event_type: str, obj: dict[str, Any]) -> Payment | None:
     return None
 
 
-def _current(fetch: Any, object_id: str, fallback: dict[str, Any] | None) -> Any:
-    """``fetch(object_id)``; if Stripe does not know the object (4xx), ``fallback``.
+def _current(fetch: Any, object_id: str) -> Any:
+    """``fetch(object_id)``, or None when Stripe answers that the object does not exist (404,
+    ``resource_missing``).
 
-    :class:`GatewayDown` propagates: the event is then not claimed and will be retried.
+    Any other refusal (401 after a key rotation, 400) and :class:`GatewayDown` propagate: the
+    event is then not claimed and Stripe delivers it again.
     """
     try:
         return fetch(object_id)
     except GatewayRejected as exc:
-        log.warning("could not fetch %s (%s); deciding on the event's snapshot", object_id, exc.message)
-        return fallback
-
-
-def _charge_refunds(charge: dict[str, Any]) -> list[dict[str, Any]]:
-    try:
-        return gateway().list_refunds(charge=charge["id"])
-    except GatewayRejected as exc:
-        log.warning("could not list refunds of %s (%s); using the event's", charge["id"], exc.message)
-        embedded = charge.get("refunds")
-        return list(embedded.get("data") or []) if isinstance(embedded, dict) else []
+        if exc.http_status != 404:
+            raise
+        log.warning("Stripe does not know %s (%s); the event is ignored", object_id, exc.message)
+        return None

@@ -26,6 +26,24 @@ from .states import (
 SOURCES = ("api", "redirect", "webhook", "reconcile", "worker")
 
 
+def lock_payment(payment_id: str) -> Payment:
+    """Load ``payment_id`` with its row locked (``FOR UPDATE``) for the open transaction.
+
+    The one lock order of this service: a unit of work that changes a payment or its refunds
+    locks the payment row *first*, by primary key (a record lock only, no gap lock), so two
+    of them can only queue, never deadlock on each other. Call it at the *start* of a fresh
+    transaction, before any other read: on MariaDB (REPEATABLE READ) later plain reads then
+    see everything committed before the lock was granted. (SQLite serialises write
+    transactions with ``BEGIN IMMEDIATE``.)
+    """
+    return db.session.execute(
+        sa.select(Payment)
+        .where(Payment.id == payment_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
 def record(
     payment: Payment,
     event_type: str,

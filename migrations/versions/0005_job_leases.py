@@ -15,7 +15,7 @@ DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 # revision identifiers, used by Alembic.
 revision = '0005'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 
