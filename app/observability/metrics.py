@@ -181,12 +181,20 @@ def instrument_gateway(gateway: StripeGateway) -> None:
     @functools.wraps(construct_event)
     def noted_construct_event(*args: Any, **kwargs: Any) -> dict[str, Any]:
         event = construct_event(*args, **kwargs)
-        g.stripe_event_type = event.get("type", "unknown")
-        bind_stripe_id(event.get("id"), "stripe_event_id")
-        bind_stripe_id((event.get("data") or {}).get("object", {}).get("id"))
+        # Signed is not well-formed: the view refuses a malformed event, so read it defensively.
+        if isinstance(event, dict):
+            event_type, data = event.get("type"), event.get("data")
+            obj = data.get("object") if isinstance(data, dict) else None
+            g.stripe_event_type = event_type if isinstance(event_type, str) else "unknown"
+            bind_stripe_id(_str_or_none(event.get("id")), "stripe_event_id")
+            bind_stripe_id(_str_or_none(obj.get("id")) if isinstance(obj, dict) else None)
         return event
 
     gateway.construct_event = noted_construct_event  # type: ignore[method-assign]
+
+
+def _str_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def _timed(operation: str, call: Callable[..., Any]) -> Callable[..., Any]:

@@ -112,7 +112,8 @@ def apply_checkout_session(
     """
     payment = payment_for_session(session)
     if payment is None:
-        log.info("checkout session %s is not ours; ignored", session.get("id"))
+        # The session id is a bearer credential for the hosted page: it is never logged.
+        log.info("a Checkout Session that is not ours was ignored")
         return None
     ids = {"stripe_checkout_session_id": session["id"]}
     intent_id = _payment_intent_id(session)

@@ -230,5 +230,7 @@ def _current(fetch: Any, object_id: str) -> Any:
     except GatewayRejected as exc:
         if exc.http_status != 404:
             raise
-        log.warning("Stripe does not know %s (%s); the event is ignored", object_id, exc.message)
+        # Neither the id nor Stripe's message (which repeats it) is logged: a Checkout Session
+        # id is a bearer credential for the hosted page.
+        log.warning("Stripe does not know this %s_… object; the event is ignored", object_id.split("_")[0])
         return None
