@@ -7,6 +7,7 @@ the not-found page leads on, the demo shop's thank-you page learns a failure."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -25,6 +26,16 @@ from tests.helpers import wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("fresh_rate_limits")]
 WIDTHS = pytest.mark.parametrize("width", [390, 1280])
+
+
+@pytest.fixture(autouse=True)
+def _keeps_to_the_csp(page: Page) -> Iterator[None]:
+    """Every page these tests visit keeps to our Content-Security-Policy (and the sandbox's
+    page has none): the browser reports no blocked script, style or request."""
+    blocked: list[str] = []
+    page.on("console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text))
+    yield
+    assert blocked == []
 
 
 def sized(page: Page, width: int) -> Page:
