@@ -72,7 +72,7 @@ def _looks_like_email(text: str) -> bool:
         bool(at and local and "." in domain.strip("."))
         and len(text) <= 254
         and "@" not in domain
-        and not any(ch.isspace() or ch in "<>,;\"" for ch in text)
+        and not any(ch.isspace() or ch in '<>,;"' for ch in text)
     )
 
 

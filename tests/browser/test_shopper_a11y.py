@@ -96,8 +96,11 @@ def test_every_shopper_page_passes_axe(page: Page, width, payments, live_server,
         page.goto(payments[state]["checkout_url"])
         check(f"receipt or ended: {state}", heading)
     page.goto(payments["processing"]["checkout_url"])
-    expect(page.get_by_role("heading", name="Payment received").or_(
-        page.get_by_role("heading", name="Payment processing"))).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Payment received").or_(
+            page.get_by_role("heading", name="Payment processing")
+        )
+    ).to_be_visible()
     problems["receipt: processing"] = violations(page)
 
     page.goto(f"{live_server}/pay/pay_nothing")

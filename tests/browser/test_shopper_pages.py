@@ -33,7 +33,9 @@ def _keeps_to_the_csp(page: Page) -> Iterator[None]:
     """Every page these tests visit keeps to our Content-Security-Policy (and the sandbox's
     page has none): the browser reports no blocked script, style or request."""
     blocked: list[str] = []
-    page.on("console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text))
+    page.on(
+        "console", lambda message: "Content Security Policy" in message.text and blocked.append(message.text)
+    )
     yield
     assert blocked == []
 
@@ -78,7 +80,9 @@ def test_refunded_receipt_lists_the_refund(page, width, client, shop, create_pay
     payment = create_payment(shop)
     sandbox_ctl.pay(payment["stripe_checkout_session_id"])
     wait_for(lambda: api_status(client, shop, payment["id"]) == "succeeded")
-    refund = client.post(f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}, headers=shop.headers)
+    refund = client.post(
+        f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}, headers=shop.headers
+    )
     assert refund.status_code == 201
     wait_for(lambda: api_status(client, shop, payment["id"]) == "partially_refunded")
 
@@ -123,7 +127,9 @@ def test_hosted_page_ties_each_error_to_its_field_and_focuses_it(
 
 
 @WIDTHS
-def test_expiry_typed_as_digits_is_formatted_and_accepted(page, width, client, shop, create_payment, sandbox_ctl):
+def test_expiry_typed_as_digits_is_formatted_and_accepted(
+    page, width, client, shop, create_payment, sandbox_ctl
+):
     payment = create_payment(shop)
     sized(page, width).goto(payment["checkout_url"])
     fill_card(page, "4242 4242 4242 4242")

@@ -1,3 +1,8 @@
 """Fixtures for the shopper-page tests (shared with the browser tests through ``support``)."""
 
-from tests.checkout.support import create_payment, demo_shop, fresh_rate_limits, shop  # noqa: F401  (fixtures)
+from tests.checkout.support import (  # noqa: F401  (fixtures)
+    create_payment,
+    demo_shop,
+    fresh_rate_limits,
+    shop,
+)

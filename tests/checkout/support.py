@@ -23,7 +23,7 @@ SUPPORT_EMAIL = "help@acme.example"
 
 @pytest.fixture
 def shop(app: Flask) -> MerchantHandle:
-    """"Acme Shop" with a support email, sending shoppers back to 127.0.0.1."""
+    """ "Acme Shop" with a support email, sending shoppers back to 127.0.0.1."""
     with app.app_context():
         merchant, key = create_merchant("Acme Shop", ["127.0.0.1", "shop.example"], SUPPORT_EMAIL)
         return MerchantHandle(id=merchant.id, api_key=key)

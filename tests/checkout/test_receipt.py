@@ -55,12 +55,17 @@ def test_paid_receipt_has_date_number_support_and_a_return_link_but_no_timed_red
 
     with app.app_context():
         paid_at = db.session.get_one(Payment, payment["id"]).paid_at
-    assert f'<time datetime="{paid_at:%Y-%m-%dT%H:%M:%S}Z">{paid_at.day} {paid_at:%B %Y, %H:%M} UTC</time>' in html
+    assert (
+        f'<time datetime="{paid_at:%Y-%m-%dT%H:%M:%S}Z">{paid_at.day} {paid_at:%B %Y, %H:%M} UTC</time>'
+        in html
+    )
     assert f'<dt>Receipt number</dt><dd class="receipt-number">{payment["id"]}</dd>' in html
     assert f'href="mailto:{SUPPORT_EMAIL}?subject=Receipt%20{payment["id"]}"' in html
 
 
-def test_refunded_receipt_lists_each_refund_and_the_amount_refunded(client, shop, create_payment, sandbox_ctl):
+def test_refunded_receipt_lists_each_refund_and_the_amount_refunded(
+    client, shop, create_payment, sandbox_ctl
+):
     payment = create_payment(shop)
     sandbox_ctl.pay(payment["stripe_checkout_session_id"])
     wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "succeeded")
@@ -74,7 +79,8 @@ def test_refunded_receipt_lists_each_refund_and_the_amount_refunded(client, shop
     html = requests.get(payment["checkout_url"], timeout=10).text
     assert "<h1>Payment refunded</h1>" in html and "The full amount of $30.00 has been refunded" in html
     refunds = html.split("<caption>Refunds</caption>", 1)[1].split("</table>", 1)[0]
-    rows = re.findall(r'<td><time datetime="[0-9T:-]+Z">[^<]+</time></td>\s*<td>(\w+)</td>\s*<td class="amount">([^<]+)</td>', refunds)
+    when = r'<td><time datetime="[0-9T:-]+Z">[^<]+</time></td>'
+    rows = re.findall(when + r'\s*<td>(\w+)</td>\s*<td class="amount">([^<]+)</td>', refunds)
     assert rows == [("Succeeded", "$10.00"), ("Succeeded", "$20.00")]
 
 
