@@ -20,6 +20,8 @@ from tests.checkout.support import (  # noqa: F401  (fixtures)
     create_payment,
     demo_shop,
     fresh_rate_limits,
+    pay_by_bank_debit,
+    payment_status,
     shop,
 )
 from tests.helpers import wait_for
@@ -43,10 +45,6 @@ def _keeps_to_the_csp(page: Page) -> Iterator[None]:
 def sized(page: Page, width: int) -> Page:
     page.set_viewport_size({"width": width, "height": 844})
     return page
-
-
-def api_status(client, merchant, payment_id):
-    return client.get(f"/api/v1/payments/{payment_id}", headers=merchant.headers).get_json()["status"]
 
 
 @WIDTHS
@@ -79,12 +77,12 @@ def test_receipt_shows_what_a_receipt_has_and_waits_for_the_shopper(
 def test_refunded_receipt_lists_the_refund(page, width, client, shop, create_payment, sandbox_ctl):
     payment = create_payment(shop)
     sandbox_ctl.pay(payment["stripe_checkout_session_id"])
-    wait_for(lambda: api_status(client, shop, payment["id"]) == "succeeded")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "succeeded")
     refund = client.post(
         f"/api/v1/payments/{payment['id']}/refunds", json={"amount": 1000}, headers=shop.headers
     )
     assert refund.status_code == 201
-    wait_for(lambda: api_status(client, shop, payment["id"]) == "partially_refunded")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "partially_refunded")
 
     sized(page, width).goto(payment["checkout_url"])
     refunds = page.get_by_role("table", name="Refunds")
@@ -123,7 +121,7 @@ def test_hosted_page_ties_each_error_to_its_field_and_focuses_it(
     page.get_by_role("button", name="Pay", exact=True).click()
     expect(page.get_by_label("Email")).to_be_focused()
     expect(page.get_by_label("Email")).to_have_accessible_description("Your email address is incomplete.")
-    assert api_status(client, shop, payment["id"]) == "open"
+    assert payment_status(client, shop, payment["id"]) == "open"
 
 
 @WIDTHS

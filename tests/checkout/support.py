@@ -92,3 +92,20 @@ def fresh_rate_limits() -> Iterator[None]:
     limiter.reset()
     yield
     limiter.reset()
+
+
+def payment_status(client: FlaskClient, merchant: MerchantHandle, payment_id: str) -> str:
+    """The payment's status as the merchant API gives it."""
+    response = client.get(f"/api/v1/payments/{payment_id}", headers=merchant.headers)
+    return response.get_json()["status"]  # type: ignore[no-any-return]
+
+
+def pay_by_bank_debit(sandbox: Sandbox, payment: dict[str, Any], account_number: str) -> None:
+    """Pay ``payment`` with a sandbox test bank account (``000123456789`` settles,
+    ``000222222227`` fails when the sandbox clock passes its settlement)."""
+    sandbox.pay(
+        payment["stripe_checkout_session_id"],
+        payment_method="us_bank_account",
+        routing_number="110000000",
+        account_number=account_number,
+    )

@@ -9,23 +9,15 @@ import sqlalchemy as sa
 
 from app.extensions import db
 from app.models import Merchant
+from tests.checkout.support import pay_by_bank_debit, payment_status
 from tests.helpers import wait_for
-
-
-def api_payment(client, merchant, payment_id):
-    return client.get(f"/api/v1/payments/{payment_id}", headers=merchant.headers).get_json()
 
 
 def test_failed_page_gives_the_reason_in_its_own_sentence(client, shop, create_payment, sandbox_ctl):
     payment = create_payment(shop)
-    sandbox_ctl.pay(
-        payment["stripe_checkout_session_id"],
-        payment_method="us_bank_account",
-        routing_number="110000000",
-        account_number="000222222227",
-    )
+    pay_by_bank_debit(sandbox_ctl, payment, "000222222227")
     sandbox_ctl.advance(3600)
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "failed")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "failed")
     page = requests.get(payment["checkout_url"], timeout=10)
     assert page.status_code == 410
     assert "<h1>This payment has failed</h1>" in page.text

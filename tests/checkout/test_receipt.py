@@ -8,14 +8,14 @@ import requests
 
 from app.extensions import db
 from app.models import Payment
-from tests.checkout.support import SUPPORT_EMAIL
+from tests.checkout.support import SUPPORT_EMAIL, pay_by_bank_debit, payment_status
 from tests.helpers import wait_for
 
 CARD = {"card_number": "4242424242424242", "exp": "12 / 34", "cvc": "123", "name": "Ada", "method": "card"}
 
 
-def api_payment(client, merchant, payment_id):
-    return client.get(f"/api/v1/payments/{payment_id}", headers=merchant.headers).get_json()
+def customer_email(client, merchant, payment):
+    return client.get(f"/api/v1/payments/{payment['id']}", headers=merchant.headers).json["customer_email"]
 
 
 def pay_on_the_hosted_page(payment, email):
@@ -28,15 +28,21 @@ def test_the_email_typed_on_the_payment_page_is_stored_and_shown(client, shop, c
     payment = create_payment(shop, customer_email=None)
     receipt = pay_on_the_hosted_page(payment, "typed@example.com")
     assert receipt.status_code == 200 and "Payment received" in receipt.text
-    assert api_payment(client, shop, payment["id"])["customer_email"] == "typed@example.com"
+    assert (
+        client.get(f"/api/v1/payments/{payment['id']}", headers=shop.headers).json["customer_email"]
+        == "typed@example.com"
+    )
     assert re.search(r"<dt>Email</dt><dd>typed@example.com</dd>", receipt.text)
 
 
 def test_the_merchants_customer_email_is_kept(client, shop, create_payment, sandbox_ctl):
     payment = create_payment(shop, customer_email="merchant-given@example.com")
     pay_on_the_hosted_page(payment, "typed@example.com")
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "succeeded")
-    assert api_payment(client, shop, payment["id"])["customer_email"] == "merchant-given@example.com"
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "succeeded")
+    assert (
+        client.get(f"/api/v1/payments/{payment['id']}", headers=shop.headers).json["customer_email"]
+        == "merchant-given@example.com"
+    )
 
 
 def test_paid_receipt_has_date_number_support_and_a_return_link_but_no_timed_redirect(
@@ -44,7 +50,7 @@ def test_paid_receipt_has_date_number_support_and_a_return_link_but_no_timed_red
 ):
     payment = create_payment(shop)
     sandbox_ctl.pay(payment["stripe_checkout_session_id"])
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "succeeded")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "succeeded")
     page = requests.get(payment["checkout_url"], timeout=10)
     assert page.status_code == 200
     html = page.text
@@ -68,13 +74,13 @@ def test_refunded_receipt_lists_each_refund_and_the_amount_refunded(
 ):
     payment = create_payment(shop)
     sandbox_ctl.pay(payment["stripe_checkout_session_id"])
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "succeeded")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "succeeded")
     for amount in (1000, 2000):
         refund = client.post(
             f"/api/v1/payments/{payment['id']}/refunds", json={"amount": amount}, headers=shop.headers
         )
         assert refund.status_code == 201, refund.get_json()
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "refunded")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "refunded")
 
     html = requests.get(payment["checkout_url"], timeout=10).text
     assert "<h1>Payment refunded</h1>" in html and "The full amount of $30.00 has been refunded" in html
@@ -86,13 +92,8 @@ def test_refunded_receipt_lists_each_refund_and_the_amount_refunded(
 
 def test_a_processing_bank_debit_has_a_receipt_without_redirect(client, shop, create_payment, sandbox_ctl):
     payment = create_payment(shop)
-    sandbox_ctl.pay(
-        payment["stripe_checkout_session_id"],
-        payment_method="us_bank_account",
-        routing_number="110000000",
-        account_number="000123456789",
-    )
-    wait_for(lambda: api_payment(client, shop, payment["id"])["status"] == "processing")
+    pay_by_bank_debit(sandbox_ctl, payment, "000123456789")
+    wait_for(lambda: payment_status(client, shop, payment["id"]) == "processing")
     html = requests.get(payment["checkout_url"], timeout=10).text
     assert "<h1>Payment processing</h1>" in html and "http-equiv" not in html
     assert "<dt>Date</dt>" in html and "Return to Acme Shop" in html
