@@ -8,8 +8,8 @@ test event like any other.
 from __future__ import annotations
 
 from ..extensions import db
+from ..merchant_events import new_message
 from ..models import Event, WebhookEndpoint, new_id, utcnow
-from ..notifications.outbox import _message  # the outbox's one message shape (make it public)
 
 #: The type of the event "send test event" delivers (never emitted by a payment).
 TEST_EVENT_TYPE = "webhook_endpoint.test"
@@ -38,6 +38,6 @@ def send_test_event(endpoint: WebhookEndpoint) -> Event:
         created_at=now,
     )
     db.session.add(event)
-    db.session.add(_message(event, endpoint.id))
+    db.session.add(new_message(event, endpoint.id))
     db.session.commit()
     return event

@@ -15,7 +15,6 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
@@ -94,13 +93,3 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
     if previous is not None and expires is not None and now < expires:
         keys.append(derive_secret(endpoint.id, previous))
     return keys
-
-
-def subscribed_endpoints(merchant_id: str, event_type: str) -> list[WebhookEndpoint]:
-    """The merchant's enabled endpoints whose ``enabled_events`` include ``event_type`` or ``*``."""
-    endpoints = db.session.scalars(
-        sa.select(WebhookEndpoint)
-        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.status == "enabled")
-        .order_by(WebhookEndpoint.created_at)
-    ).all()
-    return [e for e in endpoints if "*" in e.enabled_events or event_type in e.enabled_events]

@@ -1,52 +1,12 @@
-"""The transactional outbox: a merchant event and its messages, written with the change itself.
-
-:func:`emit` only adds rows to the caller's unit of work, so the event commits exactly when the
-state change does, and a rolled-back change leaves no event and sends nothing. The worker
-(:mod:`app.notifications.worker`) sends the messages after the commit.
-"""
+"""Requeueing a merchant event: the outbox's resend (its write side is :mod:`app.merchant_events`)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from ..extensions import db
-from ..models import Event, EventDelivery, Payment, Refund, new_id, utcnow
-from ..payments.schemas import EVENT_TYPES
-from ..payments.serializers import payment_to_dict, refund_to_dict
-from .endpoints import subscribed_endpoints
-
-
-def emit(event_type: str, payment: Payment, refund: Refund | None = None) -> Event | None:
-    """Add the merchant event for a timeline entry of ``event_type``, if merchants are told of it.
-
-    Types in ``EVENT_TYPES`` (``payment.succeeded``, ``…processing``, ``…failed``, ``…expired``,
-    ``refund.succeeded``, ``refund.failed``) produce an event whose ``data`` is
-    ``payment_to_dict(payment)`` or, for ``refund.*``, ``refund_to_dict(refund)``, plus one
-    pending message per enabled endpoint subscribed to the type. Other types return None.
-    Does not commit. Raises ``ValueError`` for a ``refund.*`` type without ``refund``.
-    """
-    if event_type not in EVENT_TYPES:
-        return None
-    if event_type.startswith("refund."):
-        if refund is None:
-            raise ValueError(f"{event_type} needs the refund")
-        data = refund_to_dict(refund)
-    else:
-        data = payment_to_dict(payment)
-    now = utcnow()
-    event = Event(
-        id=new_id("evt"),
-        merchant_id=payment.merchant_id,
-        type=event_type,
-        payment_id=payment.id,
-        refund_id=refund.id if refund is not None else None,
-        data=data,
-        created_at=now,
-    )
-    db.session.add(event)
-    for endpoint in subscribed_endpoints(payment.merchant_id, event_type):
-        db.session.add(_message(event, endpoint.id))
-    return event
+from ..merchant_events import new_message, subscribed_endpoints
+from ..models import Event, EventDelivery, utcnow
 
 
 def resend(event: Event) -> list[EventDelivery]:
@@ -64,7 +24,7 @@ def resend(event: Event) -> list[EventDelivery]:
     for endpoint in subscribed_endpoints(event.merchant_id, event.type):
         delivery = existing.get(endpoint.id)
         if delivery is None:
-            delivery = _message(event, endpoint.id)
+            delivery = new_message(event, endpoint.id)
             db.session.add(delivery)
         else:
             delivery.status = "pending"
@@ -73,17 +33,3 @@ def resend(event: Event) -> list[EventDelivery]:
         queued.append(delivery)
     db.session.commit()
     return queued
-
-
-def _message(event: Event, endpoint_id: str) -> EventDelivery:
-    now = utcnow()
-    return EventDelivery(
-        id=new_id("msg"),
-        event_id=event.id,
-        endpoint_id=endpoint_id,
-        status="pending",
-        attempt_count=0,
-        next_attempt_at=now,
-        created_at=now,
-        updated_at=now,
-    )

@@ -47,7 +47,7 @@ from .states import (
     RefundStatus,
     refund_status_from_stripe,
 )
-from .transitions import lock_payment, move_refunded, record
+from .transitions import lock_payment, move_refunded, notify_merchant, record
 
 log = logging.getLogger(__name__)
 
@@ -226,6 +226,7 @@ def fail_refund(refund_id: str, *, reason: str, source: str) -> Refund:
     refund = _locked_refund(refund_id)
     if _set_refund_status(refund, RefundStatus.FAILED, failure_reason=reason[:64]):
         record(payment, "refund.failed", source=source, refund=refund, data=_refund_data(refund, payment))
+        notify_merchant("refund.failed", payment, refund)
     return refund
 
 
@@ -381,6 +382,7 @@ def apply_stripe_refund(
         stripe_object_id=stripe_refund["id"],
         data={**_refund_data(refund, payment), "previous_status": was},
     )
+    notify_merchant(event_type, payment, refund)
     return refund
 
 

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from app.errors import InvalidRequest
+from app.merchant_events import EVENT_TYPES
 from app.payments.currencies import (
     MAXIMUM_CHARGE,
     SUPPORTED,
@@ -38,16 +39,6 @@ from app.payments.currencies import (
 )
 from app.payments.payment_methods import TYPES as PAYMENT_METHOD_TYPES
 from app.payments.payment_methods import currency_problem
-
-EVENT_TYPES = (
-    "payment.succeeded",
-    "payment.processing",
-    "payment.failed",
-    "payment.expired",
-    "refund.succeeded",
-    "refund.failed",
-)
-"""Event types a webhook endpoint can subscribe to (``"*"`` subscribes to all)."""
 
 MAX_URL_LENGTH = 2048
 LOCAL_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})

@@ -13,8 +13,9 @@ from typing import Any
 import sqlalchemy as sa
 
 from ..extensions import db
+from ..merchant_events import EVENT_TYPES, emit
 from ..models import Payment, PaymentEvent, Refund, utcnow
-from ..notifications.outbox import emit
+from .serializers import payment_to_dict, refund_to_dict
 from .states import (
     ALLOWED_FROM,
     REFUND_REVERSED_FROM,
@@ -71,7 +72,10 @@ def record(
     refund: Refund | None = None,
     data: dict[str, Any] | None = None,
 ) -> PaymentEvent:
-    """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work."""
+    """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work.
+
+    The timeline only: the merchant is told by :func:`notify_merchant`, called where the state
+    changes."""
     entry = PaymentEvent(
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,
@@ -83,8 +87,23 @@ def record(
         created_at=utcnow(),
     )
     db.session.add(entry)
-    emit(event_type, payment, refund)  # the merchant's notification, in this same transaction
     return entry
+
+
+def notify_merchant(event_type: str, payment: Payment, refund: Refund | None = None) -> None:
+    """Tell the merchant of a change, in the open unit of work (the transactional outbox,
+    :mod:`app.merchant_events`): a ``payment.*`` event carries the payment object, a
+    ``refund.*`` event the refund object, as the API returns them. Types merchants are not told
+    of (``payment.open``, ``payment.refunded``, …) are skipped. Raises ``ValueError`` for a
+    ``refund.*`` type without ``refund``."""
+    if event_type not in EVENT_TYPES:
+        return
+    if event_type.startswith("refund."):
+        if refund is None:
+            raise ValueError(f"{event_type} needs the refund")
+        emit(event_type, payment, refund, refund_to_dict(refund))
+    else:
+        emit(event_type, payment, refund, payment_to_dict(payment))
 
 
 def move(
@@ -124,6 +143,7 @@ def move(
         stripe_object_id=stripe_object_id,
         data=data,
     )
+    notify_merchant(f"payment.{target.value}", payment)  # succeeded: the merchant fulfils the order
     return MoveOutcome.MOVED
 
 

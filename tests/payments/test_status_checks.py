@@ -7,8 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EventDelivery, Payment, Refund, WebhookEndpoint, new_id
-from app.notifications.outbox import emit
+from app.models import Event, EventDelivery, Payment, Refund, WebhookEndpoint, new_id
+from app.payments.transitions import notify_merchant
 from tests.support.factories import insert_payment
 
 
@@ -25,7 +25,8 @@ def _rows(merchant_id: str) -> dict[type, str]:
         id="rf_check", payment_id=payment_id, amount=100, currency="usd", metadata_={}, status="pending"
     )
     db.session.add(refund)
-    event = emit("payment.succeeded", payment)
+    notify_merchant("payment.succeeded", payment)
+    event = db.session.scalars(sa.select(Event)).one()
     db.session.commit()
     delivery = db.session.scalars(sa.select(EventDelivery).where(EventDelivery.event_id == event.id)).one()
     return {Payment: payment_id, Refund: refund.id, WebhookEndpoint: endpoint.id, EventDelivery: delivery.id}
