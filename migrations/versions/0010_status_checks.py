@@ -1,7 +1,7 @@
 """CHECK constraints on the status columns: the database refuses a status the code does not know
 
 Revision ID: 0010
-Revises: 0007
+Revises: 0009
 Create Date: 2026-11-21 13:00:00
 
 The values are frozen here (a migration must not change when the code does): payments and refunds
@@ -15,7 +15,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = '0010'
-down_revision = '0007'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 
