@@ -26,10 +26,10 @@ from .extensions import db
 from .models import Payment, UTCDateTime, utcnow
 from .observability.logs import redact
 from .observability.metrics import JOB_RUNS
-from .payments.fulfilment import apply_checkout_session
 from .payments.reconcile import reconcile
 from .payments.states import PaymentStatus
-from .stripe_gateway import GatewayDown, gateway
+from .payments.sync import sync_checkout_session
+from .stripe_gateway import GatewayDown
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +73,7 @@ def sweep_expired_payments() -> str:
     db.session.rollback()
     for session_id in overdue:
         if session_id is not None:
-            session = gateway().retrieve_checkout_session(session_id)
-            apply_checkout_session(session, source="worker")
-            db.session.commit()
+            sync_checkout_session(session_id, source="worker")
     return f"expiry sweep: {len(overdue)} overdue payments checked"
 
 

@@ -25,11 +25,11 @@ from ..extensions import db
 from ..models import Payment, Refund
 from ..payments.creation import open_checkout_session
 from ..payments.currencies import format_amount
-from ..payments.fulfilment import apply_checkout_session
 from ..payments.payment_methods import describe
 from ..payments.states import PAID, PaymentStatus
+from ..payments.sync import sync_checkout_session
 from ..rate_limits import per_address, retry_after_seconds
-from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
+from ..stripe_gateway import GatewayDown, GatewayRejected
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ def success() -> tuple[str, int]:
     if not session_id.startswith("cs_"):
         raise NotFound("This confirmation link is not valid.")
     try:
-        session = gateway().retrieve_checkout_session(session_id)
+        payment = sync_checkout_session(session_id, source="redirect").payment
     except GatewayRejected as exc:
         raise NotFound("This confirmation link is not valid.") from exc
     except GatewayDown as exc:
@@ -137,8 +137,6 @@ def success() -> tuple[str, int]:
             "We could not confirm your payment yet. If you paid, you will get a confirmation; "
             "please reload this page in a minute."
         ) from exc
-    payment = apply_checkout_session(session, source="redirect")
-    db.session.commit()
     if payment is None:
         raise NotFound("This confirmation link is not valid.")
     return _receipt(payment)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import Conflict, GatewayUnavailable
 from ..extensions import db
 from ..models import Payment
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
-from .fulfilment import apply_checkout_session
 from .states import PaymentStatus
+from .sync import sync_checkout_session
 
 
 def expire_payment(payment: Payment, *, source: str = "api") -> Payment:
@@ -22,18 +24,20 @@ def expire_payment(payment: Payment, *, source: str = "api") -> Payment:
     session_id = payment.stripe_checkout_session_id
     db.session.commit()  # no transaction may stay open across the network call
     try:
-        try:
-            session = gateway().expire_checkout_session(session_id)
-        except GatewayRejected:
-            # Stripe only expires open sessions: learn what happened to it instead.
-            session = gateway().retrieve_checkout_session(session_id)
+        sync_checkout_session(session_id, source=source, fetch=_expire_or_retrieve)
     except GatewayDown as exc:
         raise GatewayUnavailable("Stripe could not be reached; nothing changed. Retry.") from exc
-    apply_checkout_session(session, source=source)
-    db.session.commit()
     if payment.status != PaymentStatus.EXPIRED:
         raise _not_expirable(payment)
     return payment
+
+
+def _expire_or_retrieve(session_id: str) -> dict[str, Any]:
+    try:
+        return gateway().expire_checkout_session(session_id)
+    except GatewayRejected:
+        # Stripe only expires open sessions: learn what happened to it instead.
+        return gateway().retrieve_checkout_session(session_id)
 
 
 def _not_expirable(payment: Payment) -> Conflict:

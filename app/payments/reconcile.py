@@ -40,10 +40,10 @@ from ..extensions import db
 from ..models import Payment, Refund, StripeEvent, utcnow
 from ..stripe_gateway import GatewayDown, GatewayError, gateway
 from .creation import open_checkout_session
-from .fulfilment import apply_checkout_session
 from .refunds import refresh_refund
 from .states import UNSETTLED, PaymentStatus, RefundStatus
 from .stripe_events import HANDLED_TYPES, process_event
+from .sync import sync_checkout_session
 
 log = logging.getLogger(__name__)
 
@@ -227,13 +227,7 @@ def _reconcile_payment(payment_id: str, dry_run: bool) -> Change | None:
         db.session.rollback()
         return Change(payment_id, before, status, cause) if status != before else None
     db.session.rollback()  # no transaction open across the call to Stripe
-    session = gateway().retrieve_checkout_session(session_id)
-    applied = apply_checkout_session(session, source="reconcile")
-    after = applied.status if applied is not None else before
-    if dry_run:
-        db.session.rollback()
-    else:
-        db.session.commit()
+    after = sync_checkout_session(session_id, source="reconcile", dry_run=dry_run).status or before
     return Change(payment_id, before, after, cause) if after != before else None
 
 
