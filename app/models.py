@@ -196,7 +196,8 @@ class Refund(db.Model):  # type: ignore[name-defined]
 class PaymentEvent(db.Model):  # type: ignore[name-defined]
     """One entry of a payment's timeline: what happened, when, from which source, caused by what.
 
-    ``source`` is one of api, redirect, webhook, reconcile, worker.
+    ``source`` is an :class:`app.payments.states.Source`: api, redirect, webhook, reconcile, worker
+    or dashboard.
     """
 
     __tablename__ = "payment_events"

@@ -27,7 +27,7 @@ from .models import Payment, UTCDateTime, utcnow
 from .observability.logs import redact
 from .observability.metrics import JOB_RUNS
 from .payments.reconcile import reconcile
-from .payments.states import PaymentStatus
+from .payments.states import PaymentStatus, Source
 from .payments.sync import sync_checkout_session
 from .stripe_gateway import GatewayDown
 
@@ -73,7 +73,7 @@ def sweep_expired_payments() -> str:
     db.session.rollback()
     for session_id in overdue:
         if session_id is not None:
-            sync_checkout_session(session_id, source="worker")
+            sync_checkout_session(session_id, source=Source.WORKER)
     return f"expiry sweep: {len(overdue)} overdue payments checked"
 
 

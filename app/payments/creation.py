@@ -19,7 +19,7 @@ from ..extensions import db
 from ..models import Merchant, Payment, new_id, utcnow
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
 from .schemas import PaymentCreate
-from .states import PaymentStatus
+from .states import PaymentStatus, Source
 from .transitions import lock_payment, move, record
 
 
@@ -62,7 +62,7 @@ def create_payment(merchant: Merchant, request: PaymentCreate, *, public_base_ur
         )
     payment_id = payment.id
     try:
-        return open_checkout_session(payment, source="api")
+        return open_checkout_session(payment, source=Source.API)
     except GatewayUnavailable:
         _mark_gateway_unavailable(payment_id)
         raise
@@ -122,7 +122,7 @@ def _insert_pending(merchant: Merchant, request: PaymentCreate, public_base_url:
     except IntegrityError:
         db.session.rollback()
         return None
-    record(payment, "payment.requested", source="api", data={"amount_total": payment.amount_total})
+    record(payment, "payment.requested", source=Source.API, data={"amount_total": payment.amount_total})
     db.session.commit()
     return payment
 

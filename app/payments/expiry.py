@@ -8,11 +8,11 @@ from ..errors import Conflict, GatewayUnavailable
 from ..extensions import db
 from ..models import Payment
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
-from .states import PaymentStatus
+from .states import PaymentStatus, Source
 from .sync import sync_checkout_session
 
 
-def expire_payment(payment: Payment, *, source: str = "api") -> Payment:
+def expire_payment(payment: Payment, *, source: str = Source.API) -> Payment:
     """Expire ``payment``'s Checkout Session and return the payment, now ``expired``.
 
     Raises :class:`Conflict` ``payment_not_expirable`` unless the payment is ``open`` (also

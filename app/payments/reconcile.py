@@ -41,7 +41,7 @@ from ..models import Payment, Refund, StripeEvent, utcnow
 from ..stripe_gateway import GatewayDown, GatewayError, gateway
 from .creation import open_checkout_session
 from .refunds import refresh_refund
-from .states import UNSETTLED, PaymentStatus, RefundStatus
+from .states import UNSETTLED, PaymentStatus, RefundStatus, Source
 from .stripe_events import HANDLED_TYPES, process_event
 from .sync import sync_checkout_session
 
@@ -151,7 +151,7 @@ def _sweep_events(
     with wrap(unseen, "Stripe events") as items:
         for event in items:
             try:
-                result = process_event(event, source="reconcile", dry_run=dry_run)
+                result = process_event(event, source=Source.RECONCILE, dry_run=dry_run)
             except Exception as exc:  # noqa: BLE001 - one event must not stop the run
                 _error(report, event["id"], exc)
                 continue
@@ -215,7 +215,7 @@ def _reconcile_payment(payment_id: str, dry_run: bool) -> Change | None:
             db.session.rollback()
             return Change(payment_id, before, "open or failed", "would retry creating its Checkout Session")
         try:
-            open_checkout_session(payment, source="reconcile")
+            open_checkout_session(payment, source=Source.RECONCILE)
         except GatewayUnavailable as exc:
             raise GatewayDown(exc.message) from exc
         except Unprocessable:
@@ -227,7 +227,7 @@ def _reconcile_payment(payment_id: str, dry_run: bool) -> Change | None:
         db.session.rollback()
         return Change(payment_id, before, status, cause) if status != before else None
     db.session.rollback()  # no transaction open across the call to Stripe
-    after = sync_checkout_session(session_id, source="reconcile", dry_run=dry_run).status or before
+    after = sync_checkout_session(session_id, source=Source.RECONCILE, dry_run=dry_run).status or before
     return Change(payment_id, before, after, cause) if after != before else None
 
 
@@ -245,7 +245,7 @@ def _sweep_refunds(report: ReconcileReport, cutoff: datetime, dry_run: bool, wra
         for refund_id in items:
             report.refunds_checked += 1
             try:
-                after, cause = refresh_refund(refund_id, source="reconcile", dry_run=dry_run)
+                after, cause = refresh_refund(refund_id, source=Source.RECONCILE, dry_run=dry_run)
             except Exception as exc:  # noqa: BLE001 - one refund must not stop the run
                 _error(report, refund_id, exc)
                 continue

@@ -45,6 +45,7 @@ from .states import (
     REFUND_RESERVING,
     REFUNDABLE,
     RefundStatus,
+    Source,
     refund_status_from_stripe,
 )
 from .transitions import lock_payment, move_refunded, notify_merchant, record
@@ -69,7 +70,7 @@ def _refunds_of(payment_id: str) -> list[Refund]:
     )
 
 
-def create_refund(payment: Payment, request: RefundCreate, *, source: str = "api") -> Refund:
+def create_refund(payment: Payment, request: RefundCreate, *, source: str = Source.API) -> Refund:
     """Refund ``request.amount`` (default: all that is not yet refunded or being refunded) of
     ``payment`` and return the refund, settled as far as Stripe's answer allows.
 

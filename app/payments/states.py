@@ -58,9 +58,6 @@ ALLOWED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.EXPIRED: frozenset({S.PENDING, S.OPEN}),
 }
 
-#: Statuses in which the order still has a live payment (it may yet be, or has been, paid).
-LIVE = frozenset({S.PENDING, S.OPEN, S.PROCESSING, S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
-
 #: Statuses in which the payment has been paid (refunds may be under way).
 PAID = frozenset({S.SUCCEEDED, S.PARTIALLY_REFUNDED, S.REFUNDED})
 
@@ -83,6 +80,17 @@ REFUND_REVERSED_FROM: dict[PaymentStatus, frozenset[PaymentStatus]] = {
     S.SUCCEEDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
     S.PARTIALLY_REFUNDED: frozenset({S.PARTIALLY_REFUNDED, S.REFUNDED}),
 }
+
+
+class Source(StrEnum):
+    """Where a change came from: the ``source`` of a timeline entry and of a processed Stripe event."""
+
+    API = "api"  #: the merchant's API call
+    REDIRECT = "redirect"  #: the shopper's browser (pay page, success page)
+    WEBHOOK = "webhook"  #: a Stripe webhook
+    RECONCILE = "reconcile"  #: reconciliation with Stripe (CLI or scheduled)
+    WORKER = "worker"  #: the worker's own jobs (the expiry sweep)
+    DASHBOARD = "dashboard"  #: a merchant's user in the dashboard
 
 
 class RefundStatus(StrEnum):
@@ -111,11 +119,6 @@ REFUND_ALLOWED_FROM: dict[RefundStatus, frozenset[RefundStatus]] = {
 
 #: Refund statuses that hold back part of the payment: no new refund may take it.
 REFUND_RESERVING = frozenset({R.PENDING, R.SUCCEEDED})
-
-
-def can_move(current: str, target: PaymentStatus) -> bool:
-    """Whether a payment in status ``current`` may move to ``target``."""
-    return current in ALLOWED_FROM[target]
 
 
 def status_for_refunded(amount_total: int, amount_refunded: int) -> PaymentStatus:

@@ -24,9 +24,6 @@ from .states import (
     status_for_refunded,
 )
 
-#: Where a change came from (the ``source`` of a timeline entry).
-SOURCES = ("api", "redirect", "webhook", "reconcile", "worker")
-
 
 class MoveOutcome(StrEnum):
     """What :func:`move` did.

@@ -15,6 +15,7 @@ from flask import Blueprint, Response, request
 from ..api.idempotency import json_response
 from ..errors import ServiceError
 from ..extensions import db
+from ..payments.states import Source
 from ..payments.stripe_events import handle_event
 from ..stripe_gateway import SignatureInvalid, gateway
 
@@ -39,7 +40,7 @@ def stripe_webhook() -> Response:
             }
         }
         return json_response(400, body)
-    outcome = handle_event(event, source="webhook")
+    outcome = handle_event(event, source=Source.WEBHOOK)
     return json_response(200, {"received": True, "outcome": outcome})
 
 
