@@ -132,50 +132,60 @@ def apply_checkout_session(
         "paid",
         "no_payment_required",
     ):
-        if session.get("amount_total") != payment.amount_total or session.get("currency") != payment.currency:
-            record(
-                payment,
-                "payment.amount_mismatch",
-                data={
-                    "expected": {"amount_total": payment.amount_total, "currency": payment.currency},
-                    "received": {
-                        "amount_total": session.get("amount_total"),
-                        "currency": session.get("currency"),
-                    },
-                },
-                **common,
-            )
-            log.error(
-                "payment %s: session %s amount/currency mismatch; not fulfilled", payment.id, session["id"]
-            )
-            return payment
-        now = utcnow()
-        paid = {"paid_at": now, "fulfilled_at": now, "payment_method_details": _method_details(session)}
-        moved = move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common)
-        if moved is MoveOutcome.MOVED:
-            record(payment, "payment.fulfilled", **common)
+        _fulfil(payment, session, ids, common)
     elif session.get("status") == "complete":
-        intent = session.get("payment_intent")
-        if isinstance(intent, dict):
-            failed = intent.get("status") in _INTENT_FAILED
-            error = intent.get("last_payment_error") or _charge_failure(intent)
-        else:
-            failed = event_type == "checkout.session.async_payment_failed"
-            error = None
-        if failed:
-            failure = failure_values(error, "payment_failed")
-            move(
-                payment,
-                PaymentStatus.FAILED,
-                values={**ids, **failure},
-                data=_failure_data(failure),
-                **common,
-            )
-        else:
-            move(payment, PaymentStatus.PROCESSING, values=ids, **common)
+        _settle_unpaid(payment, session, ids, common, event_type)
     elif session.get("status") == "expired":
         move(payment, PaymentStatus.EXPIRED, values=ids, **common)
     return payment
+
+
+def _fulfil(payment: Payment, session: dict[str, Any], ids: dict[str, Any], common: dict[str, Any]) -> None:
+    """A paid session: check amount and currency, then move to ``succeeded`` and record
+    ``payment.fulfilled`` — once (a mismatch is recorded and nothing is fulfilled)."""
+    if session.get("amount_total") != payment.amount_total or session.get("currency") != payment.currency:
+        record(
+            payment,
+            "payment.amount_mismatch",
+            data={
+                "expected": {"amount_total": payment.amount_total, "currency": payment.currency},
+                "received": {
+                    "amount_total": session.get("amount_total"),
+                    "currency": session.get("currency"),
+                },
+            },
+            **common,
+        )
+        log.error("payment %s: session %s amount/currency mismatch; not fulfilled", payment.id, session["id"])
+        return
+    now = utcnow()
+    paid = {"paid_at": now, "fulfilled_at": now, "payment_method_details": _method_details(session)}
+    moved = move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common)
+    if moved is MoveOutcome.MOVED:
+        record(payment, "payment.fulfilled", **common)
+
+
+def _settle_unpaid(
+    payment: Payment,
+    session: dict[str, Any],
+    ids: dict[str, Any],
+    common: dict[str, Any],
+    event_type: str | None,
+) -> None:
+    """A complete but unpaid session (a delayed payment method): ``failed`` when the
+    PaymentIntent can no longer be paid, else ``processing``."""
+    intent = session.get("payment_intent")
+    if isinstance(intent, dict):
+        failed = intent.get("status") in _INTENT_FAILED
+        error = intent.get("last_payment_error") or _charge_failure(intent)
+    else:
+        failed = event_type == "checkout.session.async_payment_failed"
+        error = None
+    if failed:
+        failure = failure_values(error, "payment_failed")
+        move(payment, PaymentStatus.FAILED, values={**ids, **failure}, data=_failure_data(failure), **common)
+    else:
+        move(payment, PaymentStatus.PROCESSING, values=ids, **common)
 
 
 def _method_details(session: dict[str, Any]) -> dict[str, Any] | None:
