@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
+
 from app.extensions import db
-from app.models import Merchant, Payment, new_id, utcnow
+from app.models import Merchant, Payment, PaymentEvent, Refund, new_id, utcnow
 
 
 def insert_merchant(name: str = "Acme Shop") -> str:
@@ -49,3 +51,35 @@ def insert_payment(merchant_id: str, **fields: Any) -> str:
     db.session.add(payment)
     db.session.commit()
     return payment.id
+
+
+def insert_refund(
+    payment_id: str, status: str = "pending", amount: int = 1000, stripe_refund_id: str | None = "re_1"
+) -> str:
+    """Insert a refund row of ``amount`` (minor units) for ``payment_id``; commits, returns its id."""
+    now = utcnow()
+    refund = Refund(
+        id=new_id("rf"),
+        payment_id=payment_id,
+        amount=amount,
+        currency="usd",
+        metadata_={},
+        status=status,
+        stripe_refund_id=stripe_refund_id,
+        created_at=now,
+        updated_at=now,
+    )
+    db.session.add(refund)
+    db.session.commit()
+    return refund.id
+
+
+def timeline_types(payment_id: str) -> list[str]:
+    """The types of the payment's timeline entries, oldest first."""
+    return list(
+        db.session.scalars(
+            sa.select(PaymentEvent.type)
+            .where(PaymentEvent.payment_id == payment_id)
+            .order_by(PaymentEvent.id)
+        )
+    )

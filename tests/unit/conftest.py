@@ -14,6 +14,7 @@ from flask import Flask
 
 from app import create_app
 from app.extensions import db
+from tests.support.factories import insert_merchant
 from tests.support.fake_stripe import FakeStripe
 
 
@@ -53,3 +54,9 @@ def domain(memory_app: Flask) -> Iterator[FakeStripe]:
                 for table in reversed(db.metadata.sorted_tables):
                     conn.execute(table.delete())
             memory_app.extensions["stripe_gateway"] = real
+
+
+@pytest.fixture
+def merchant_id(domain: FakeStripe) -> str:
+    """A merchant in the in-memory database (with :func:`domain` set up)."""
+    return insert_merchant()

@@ -10,21 +10,13 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, Payment, PaymentEvent
+from app.models import Event, Payment
 from app.payments.fulfilment import apply_checkout_session
-from tests.support.factories import insert_merchant, insert_payment
+from app.payments.states import PaymentStatus
+from tests.support.factories import insert_payment, timeline_types
 from tests.support.fake_stripe import checkout_session, payment_intent
 
-STATUSES = (
-    "pending",
-    "open",
-    "processing",
-    "succeeded",
-    "partially_refunded",
-    "refunded",
-    "failed",
-    "expired",
-)
+STATUSES = [status.value for status in PaymentStatus]
 
 CARD_CHARGE = {
     "id": "ch_1",
@@ -86,21 +78,6 @@ SESSIONS = {
 }
 
 
-@pytest.fixture
-def merchant_id(domain):
-    return insert_merchant()
-
-
-def _timeline(payment_id: str) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
-        )
-    )
-
-
 def _merchant_events(payment_id: str) -> list[str]:
     return list(db.session.scalars(sa.select(Event.type).where(Event.payment_id == payment_id)))
 
@@ -122,7 +99,7 @@ def test_a_session_moves_the_payment_forward_only_and_fulfils_once(merchant_id, 
     expected_timeline = [f"payment.{target}"] if moved else []
     if moved and target == "succeeded":
         expected_timeline.append("payment.fulfilled")
-    assert _timeline(payment_id) == expected_timeline
+    assert timeline_types(payment_id) == expected_timeline
     assert _merchant_events(payment_id) == ([f"payment.{target}"] if moved else [])
     assert (payment.fulfilled_at is not None) == (moved and target == "succeeded")
     if moved and target == "failed":
@@ -150,7 +127,7 @@ def test_a_paid_session_for_another_amount_is_recorded_and_not_fulfilled(merchan
     db.session.commit()
     payment = db.session.get_one(Payment, payment_id)
     assert (payment.status, payment.fulfilled_at) == ("open", None)
-    assert _timeline(payment_id) == ["payment.amount_mismatch"]
+    assert timeline_types(payment_id) == ["payment.amount_mismatch"]
     assert _merchant_events(payment_id) == []
 
 

@@ -11,9 +11,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, Payment, PaymentEvent, Refund, new_id, utcnow
-from app.payments.refunds import apply_stripe_refund
-from tests.support.factories import insert_merchant, insert_payment
+from app.models import Event, Payment, Refund
+from app.payments.refund_settlement import apply_stripe_refund
+from tests.support.factories import insert_payment, insert_refund, timeline_types
 from tests.support.fake_stripe import stripe_refund
 
 #: Our refund's status → the payment's (status, amount_refunded) that goes with it.
@@ -36,11 +36,6 @@ OUTCOMES = {
 STRIPE_STATUSES = ("pending", "requires_action", "succeeded", "failed", "canceled")
 
 
-@pytest.fixture
-def merchant_id(domain):
-    return insert_merchant()
-
-
 def _paid_payment(merchant_id: str, status: str = "succeeded", amount_refunded: int = 0) -> str:
     return insert_payment(
         merchant_id,
@@ -51,40 +46,12 @@ def _paid_payment(merchant_id: str, status: str = "succeeded", amount_refunded: 
     )
 
 
-def _refund(payment_id: str, status: str, amount: int = 1000, stripe_refund_id: str | None = "re_1") -> str:
-    now = utcnow()
-    refund = Refund(
-        id=new_id("rf"),
-        payment_id=payment_id,
-        amount=amount,
-        currency="usd",
-        metadata_={},
-        status=status,
-        stripe_refund_id=stripe_refund_id,
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(refund)
-    db.session.commit()
-    return refund.id
-
-
-def _timeline(payment_id: str) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
-        )
-    )
-
-
 @pytest.mark.parametrize("theirs", STRIPE_STATUSES)
 @pytest.mark.parametrize("ours", HELD)
 def test_a_refund_settles_along_its_state_machine_once(merchant_id, ours, theirs):
     payment_status, amount_refunded = HELD[ours]
     payment_id = _paid_payment(merchant_id, payment_status, amount_refunded)
-    refund_id = _refund(payment_id, ours)
+    refund_id = insert_refund(payment_id, ours)
     answer = stripe_refund(
         "re_1", status=theirs, amount=1000, intent_id="pi_1", failure_reason="lost_or_stolen_card"
     )
@@ -100,7 +67,7 @@ def test_a_refund_settles_along_its_state_machine_once(merchant_id, ours, theirs
     )
     assert refund.status == after
     assert (payment.status, payment.amount_refunded) == (status_after, refunded_after)
-    assert _timeline(payment_id) == ([entry] if entry else [])
+    assert timeline_types(payment_id) == ([entry] if entry else [])
     merchant_events = db.session.scalars(sa.select(Event.type).where(Event.payment_id == payment_id)).all()
     assert merchant_events == ([entry] if entry else [])
     if entry == "refund.failed":
@@ -109,8 +76,8 @@ def test_a_refund_settles_along_its_state_machine_once(merchant_id, ours, theirs
 
 def test_refunds_adding_up_to_the_total_refund_the_payment(merchant_id):
     payment_id = _paid_payment(merchant_id, "partially_refunded", 1000)
-    _refund(payment_id, "succeeded", 1000, "re_1")
-    _refund(payment_id, "pending", 2000, "re_2")
+    insert_refund(payment_id, "succeeded", 1000, "re_1")
+    insert_refund(payment_id, "pending", 2000, "re_2")
     apply_stripe_refund(
         stripe_refund("re_2", status="succeeded", amount=2000, intent_id="pi_1"), source="webhook"
     )
@@ -121,7 +88,7 @@ def test_refunds_adding_up_to_the_total_refund_the_payment(merchant_id):
 
 def test_a_refund_stripe_knows_by_our_metadata_is_ours_before_we_know_its_id(merchant_id):
     payment_id = _paid_payment(merchant_id)
-    refund_id = _refund(payment_id, "pending", stripe_refund_id=None)
+    refund_id = insert_refund(payment_id, "pending", stripe_refund_id=None)
     answer = stripe_refund(
         "re_9", status="succeeded", amount=1000, intent_id="pi_1", metadata={"refund_id": refund_id}
     )
@@ -139,7 +106,7 @@ def test_a_refund_made_in_the_stripe_dashboard_is_adopted(merchant_id):
     db.session.commit()
     assert (adopted.payment_id, adopted.status, adopted.amount) == (payment_id, "succeeded", 3000)
     assert db.session.get_one(Payment, payment_id).status == "refunded"
-    assert _timeline(payment_id) == ["refund.requested", "refund.succeeded"]
+    assert timeline_types(payment_id) == ["refund.requested", "refund.succeeded"]
 
 
 def test_a_refund_of_a_payment_that_is_not_ours_is_ignored(merchant_id):

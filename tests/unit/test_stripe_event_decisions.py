@@ -12,33 +12,20 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Payment, PaymentEvent, Refund, StripeEvent, new_id, utcnow
+from app.models import Payment, Refund, StripeEvent
+from app.payments.states import PaymentStatus
 from app.payments.stripe_event_shape import EventMalformed
 from app.payments.stripe_events import HANDLED_TYPES, process_event
-from tests.support.factories import insert_merchant, insert_payment
+from tests.support.factories import insert_payment, insert_refund, timeline_types
 from tests.support.fake_stripe import checkout_session, event, payment_intent, stripe_refund
 
-STATUSES = (
-    "pending",
-    "open",
-    "processing",
-    "succeeded",
-    "partially_refunded",
-    "refunded",
-    "failed",
-    "expired",
-)
+STATUSES = [status.value for status in PaymentStatus]
 SESSION_EVENTS = (
     "checkout.session.completed",
     "checkout.session.expired",
     "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed",
 )
-
-
-@pytest.fixture
-def merchant_id(domain):
-    return insert_merchant()
 
 
 def _payment(merchant_id: str, status: str = "open", **fields) -> str:
@@ -48,16 +35,6 @@ def _payment(merchant_id: str, status: str = "open", **fields) -> str:
         stripe_checkout_session_id="cs_1",
         stripe_payment_intent_id="pi_1",
         **fields,
-    )
-
-
-def _timeline(payment_id: str) -> list[str]:
-    return list(
-        db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
-        )
     )
 
 
@@ -81,7 +58,7 @@ def test_a_session_event_applies_the_current_session_whatever_its_snapshot_says(
     assert result.outcome == "processed"
     assert (result.status_before, result.status_after) == (start, "succeeded" if unsettled else start)
     assert db.session.get_one(Payment, payment_id).status == result.status_after
-    assert _timeline(payment_id) == (["payment.succeeded", "payment.fulfilled"] if unsettled else [])
+    assert timeline_types(payment_id) == (["payment.succeeded", "payment.fulfilled"] if unsettled else [])
     assert domain.calls == ["checkout_session cs_1"]
 
 
@@ -97,12 +74,12 @@ def test_a_redelivered_event_is_a_duplicate_and_changes_nothing(domain, merchant
         "charge": {"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "metadata": {}},
     }[event_type.split(".")[0]]
     first = process_event(event("evt_1", event_type, obj), source="webhook")
-    timeline = _timeline(payment_id)
+    timeline = timeline_types(payment_id)
 
     again = process_event(event("evt_1", event_type, obj), source="reconcile")
 
     assert (first.outcome, again.outcome) == ("processed", "duplicate")
-    assert _timeline(payment_id) == timeline
+    assert timeline_types(payment_id) == timeline
     assert _claimed() == ["evt_1"]
 
 
@@ -117,7 +94,7 @@ def test_a_stale_session_event_after_a_newer_one_changes_nothing(domain, merchan
     result = process_event(event("evt_1", "checkout.session.completed", late, created=1), source="webhook")
 
     assert (result.outcome, result.changed) == ("processed", False)
-    assert _timeline(payment_id) == ["payment.succeeded", "payment.fulfilled"]
+    assert timeline_types(payment_id) == ["payment.succeeded", "payment.fulfilled"]
 
 
 def test_an_object_stripe_does_not_know_is_claimed_and_ignored_never_applied_from_its_snapshot(
@@ -186,7 +163,7 @@ def test_a_declined_attempt_is_recorded_from_the_snapshot_and_never_moves_the_pa
 
     payment = db.session.get_one(Payment, payment_id)
     assert (result.outcome, payment.status) == ("processed", start)
-    assert _timeline(payment_id) == ["payment.failed_attempt"]
+    assert timeline_types(payment_id) == ["payment.failed_attempt"]
     assert payment.failure_code == ("card_declined" if start in ("pending", "open", "processing") else None)
     assert domain.calls == []  # the snapshot is the record of that attempt
 
@@ -198,25 +175,7 @@ def test_an_older_declined_attempt_does_not_overwrite_a_newer_one(domain, mercha
     process_event(event("evt_2", "payment_intent.payment_failed", newer, created=200), source="webhook")
     process_event(event("evt_1", "payment_intent.payment_failed", older, created=100), source="webhook")
     assert db.session.get_one(Payment, payment_id).failure_code == "expired_card"
-    assert _timeline(payment_id) == ["payment.failed_attempt", "payment.failed_attempt"]
-
-
-def _pending_refund(payment_id: str) -> str:
-    now = utcnow()
-    refund = Refund(
-        id=new_id("rf"),
-        payment_id=payment_id,
-        amount=1000,
-        currency="usd",
-        metadata_={},
-        status="pending",
-        stripe_refund_id="re_1",
-        created_at=now,
-        updated_at=now,
-    )
-    db.session.add(refund)
-    db.session.commit()
-    return refund.id
+    assert timeline_types(payment_id) == ["payment.failed_attempt", "payment.failed_attempt"]
 
 
 @pytest.mark.parametrize(
@@ -224,7 +183,7 @@ def _pending_refund(payment_id: str) -> str:
 )
 def test_a_refund_event_settles_the_current_refund_not_the_snapshot(domain, merchant_id, event_type):
     payment_id = _payment(merchant_id, "succeeded")
-    refund_id = _pending_refund(payment_id)
+    refund_id = insert_refund(payment_id)
     domain.refunds["re_1"] = stripe_refund("re_1", status="succeeded", amount=1000, intent_id="pi_1")
     snapshot = (
         {"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "metadata": {}}
@@ -237,7 +196,7 @@ def test_a_refund_event_settles_the_current_refund_not_the_snapshot(domain, merc
     assert (result.status_before, result.status_after) == ("succeeded", "partially_refunded")
     assert (result.amount_refunded_before, result.amount_refunded_after) == (0, 1000)
     assert db.session.get_one(Refund, refund_id).status == "succeeded"
-    assert _timeline(payment_id) == ["refund.succeeded"]
+    assert timeline_types(payment_id) == ["refund.succeeded"]
 
 
 def test_a_refund_event_before_the_payment_is_known_paid_applies_the_session_first(domain, merchant_id):
@@ -248,7 +207,7 @@ def test_a_refund_event_before_the_payment_is_known_paid_applies_the_session_fir
     result = process_event(event("evt_1", "refund.created", domain.refunds["re_1"]), source="webhook")
 
     assert (result.status_before, result.status_after) == ("open", "refunded")
-    assert _timeline(payment_id) == [
+    assert timeline_types(payment_id) == [
         "payment.succeeded",
         "payment.fulfilled",
         "refund.requested",
