@@ -17,7 +17,7 @@ applied exactly once however often it runs:
    ``processing``, ``failed`` or ``expired``.
 3. **Refunds** still ``pending`` after ``older_than`` seconds: retrieved (or found by
    ``metadata.refund_id``, or sent again under ``refund-<id>``) and settled
-   (:func:`~app.payments.refunds.refresh_refund`).
+   (:func:`refresh_refund`).
 
 With ``dry_run`` the same work is done but every unit of work is rolled back (and nothing is
 sent to Stripe), so the report says what *would* change.
@@ -40,7 +40,8 @@ from ..extensions import db
 from ..models import Payment, Refund, StripeEvent, utcnow
 from ..stripe_gateway import GatewayDown, GatewayError, gateway
 from .creation import open_checkout_session
-from .refunds import refresh_refund
+from .refund_settlement import apply_stripe_refund, reload_refund, run_settlement
+from .refunds import send_refund
 from .states import UNSETTLED, PaymentStatus, RefundStatus, Source
 from .stripe_events import HANDLED_TYPES, process_event
 from .sync import sync_checkout_session
@@ -261,3 +262,47 @@ def _error(report: ReconcileReport, object_id: str, exc: Exception) -> None:
     else:
         report.errors.append(f"{object_id}: {type(exc).__name__}: {exc}")
         log.exception("reconcile %s failed", object_id)
+
+
+def refresh_refund(refund_id: str, *, source: str, dry_run: bool = False) -> tuple[str, str]:
+    """Reconcile one ``pending`` refund with Stripe (no transaction open during the calls).
+
+    Known to Stripe: retrieve it and settle. Not known (our call never got an answer): look
+    for it among the PaymentIntent's refunds by ``metadata.refund_id``, else send it again
+    under the same idempotency key (not in a ``dry_run``, which also rolls back instead of
+    committing). Returns ``(status after, what was done)``. Raises :class:`GatewayDown` when
+    Stripe cannot be reached.
+    """
+    refund = reload_refund(refund_id)
+    payment = db.session.get(Payment, refund.payment_id)
+    assert payment is not None
+    intent_id = payment.stripe_payment_intent_id
+    stripe_id = refund.stripe_refund_id
+    db.session.rollback()
+    if stripe_id:
+        answer = gateway().retrieve_refund(stripe_id)
+        cause = f"Stripe refund {stripe_id}"
+    else:
+        found = [
+            r
+            for r in (gateway().list_refunds(payment_intent=intent_id) if intent_id else [])
+            if (r.get("metadata") or {}).get("refund_id") == refund_id
+        ]
+        if not found:
+            if dry_run:
+                return RefundStatus.PENDING.value, "would send it to Stripe again"
+            try:
+                refund = send_refund(refund, intent_id=intent_id, source=source)
+            except Unprocessable:
+                refund = reload_refund(refund_id)
+            return refund.status, "sent to Stripe again"
+        answer = found[0]
+        cause = f"found at Stripe as {answer['id']}"
+    statuses: list[str] = []
+
+    def settle() -> None:
+        settled = apply_stripe_refund(answer, source=source)
+        statuses.append(settled.status if settled is not None else RefundStatus.PENDING.value)
+
+    run_settlement(settle, dry_run=dry_run)
+    return statuses[-1], cause

@@ -20,7 +20,7 @@ event                                        what is fetched and applied
 ``payment_intent.payment_failed``            nothing: the snapshot *is* the record of that
                                              attempt → ``payment.failed_attempt``
 ``refund.created``, ``refund.updated``,      the Refund →
-``refund.failed``                            :func:`~app.payments.refunds.apply_stripe_refund`
+``refund.failed``                            :func:`~app.payments.refund_settlement.apply_stripe_refund`
 ``charge.refunded``                          the charge's refunds (``GET /v1/refunds``) → same
 ===========================================  ==============================================
 
@@ -49,7 +49,7 @@ from ..extensions import db
 from ..models import Payment, StripeEvent, utcnow
 from ..stripe_gateway import GatewayRejected, gateway
 from .fulfilment import apply_checkout_session, payment_for_intent, payment_for_session, record_failed_attempt
-from .refunds import apply_stripe_refund, payment_for_stripe_object, payment_for_stripe_refund
+from .refund_settlement import apply_stripe_refund, payment_for_stripe_object, payment_for_stripe_refund
 from .states import PAID
 from .stripe_event_shape import parse_event
 
