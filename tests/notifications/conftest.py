@@ -8,7 +8,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -16,10 +15,11 @@ from flask import Flask
 from werkzeug.wrappers import Request, Response
 
 from app.extensions import db
-from app.models import Payment, new_id, utcnow
+from app.models import Payment, new_id
 from app.payments.states import PaymentStatus
 from app.payments.transitions import MoveOutcome, move
 from tests.conftest import ServerThread, free_port
+from tests.support.factories import insert_payment
 
 
 @dataclass
@@ -151,32 +151,15 @@ def make_payment(app: Flask) -> Callable[..., str]:
     """Insert an ``open`` payment for a merchant id and return its id."""
 
     def make(merchant_id: str, order_id: str = "A-1001") -> str:
-        now = utcnow()
         with app.app_context():
-            payment = Payment(
-                id=new_id("pay"),
-                merchant_id=merchant_id,
-                order_id=order_id,
-                live_order_id=order_id,
+            return insert_payment(
+                merchant_id,
                 status=PaymentStatus.OPEN.value,
-                currency="usd",
-                amount_total=3000,
-                amount_refunded=0,
-                line_items=[{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
+                order_id=order_id,
+                customer_email=None,
                 metadata_={},
-                success_url="https://shop.example/thanks",
-                cancel_url="https://shop.example/cart",
-                checkout_url="http://127.0.0.1/pay/x",
-                expires_at=now + timedelta(hours=1),
-                request_fingerprint="f" * 64,
-                stripe_idempotency_key="k" * 32,
                 stripe_checkout_session_id="cs_test_" + new_id("x"),
-                created_at=now,
-                updated_at=now,
             )
-            db.session.add(payment)
-            db.session.commit()
-            return payment.id
 
     return make
 
