@@ -7,6 +7,7 @@ Stripe for the Checkout Session and fulfils through the same path as the webhook
 from __future__ import annotations
 
 import logging
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, redirect, render_template, request
@@ -19,6 +20,7 @@ from ..models import Payment
 from ..payments.creation import open_checkout_session
 from ..payments.currencies import format_amount
 from ..payments.fulfilment import apply_checkout_session
+from ..payments.payment_methods import describe
 from ..payments.states import PAID, PaymentStatus
 from ..rate_limits import per_address, retry_after_seconds
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
@@ -32,6 +34,12 @@ bp = Blueprint("checkout", __name__)
 def money_filter(amount: int, currency: str) -> str:
     """Jinja filter: ``{{ 1500 | money("usd") }}`` → ``$15.00``."""
     return format_amount(amount, currency)
+
+
+@bp.app_template_filter("payment_method")
+def payment_method_filter(details: dict[str, Any] | None) -> str | None:
+    """Jinja filter: a payment's ``payment_method_details`` → ``Visa •••• 4242`` (or None)."""
+    return describe(details)
 
 
 def with_query(url: str, **params: str) -> str:

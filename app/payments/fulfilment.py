@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Payment, PaymentEvent, utcnow
+from .payment_methods import details_from_charge
 from .states import PaymentStatus
 from .transitions import move, record
 
@@ -93,7 +94,8 @@ def apply_checkout_session(
 
     - ``complete`` and ``paid`` (or ``no_payment_required``): after checking that the
       session's ``amount_total`` and ``currency`` match ours, move to ``succeeded`` setting
-      ``paid_at`` and ``fulfilled_at`` (and clearing ``failure``: Stripe clears the intent's
+      ``paid_at``, ``fulfilled_at`` and ``payment_method_details`` (what paid, from the
+      expanded latest charge), clearing ``failure`` (Stripe clears the intent's
       ``last_payment_error`` on success), and record ``payment.fulfilled`` — once. A mismatch
       is recorded as ``payment.amount_mismatch`` and nothing is fulfilled.
     - ``complete`` and ``unpaid`` (a delayed payment method such as a US bank debit, Stripe's
@@ -143,12 +145,8 @@ def apply_checkout_session(
             )
             return payment
         now = utcnow()
-        if move(
-            payment,
-            PaymentStatus.SUCCEEDED,
-            values={**ids, **_NO_FAILURE, "paid_at": now, "fulfilled_at": now},
-            **common,
-        ):
+        paid = {"paid_at": now, "fulfilled_at": now, "payment_method_details": _method_details(session)}
+        if move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common):
             record(payment, "payment.fulfilled", **common)
     elif session.get("status") == "complete":
         intent = session.get("payment_intent")
@@ -172,6 +170,13 @@ def apply_checkout_session(
     elif session.get("status") == "expired":
         move(payment, PaymentStatus.EXPIRED, values=ids, **common)
     return payment
+
+
+def _method_details(session: dict[str, Any]) -> dict[str, Any] | None:
+    """What the shopper paid with, from the expanded PaymentIntent's latest charge (None when
+    the session was not retrieved with ``payment_intent.latest_charge`` expanded)."""
+    intent = session.get("payment_intent")
+    return details_from_charge(intent.get("latest_charge")) if isinstance(intent, dict) else None
 
 
 def _failure_data(failure: dict[str, Any]) -> dict[str, Any]:
