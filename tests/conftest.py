@@ -108,11 +108,13 @@ def recreate_database(database_url: str) -> None:
         ]
     else:
         return
-    with admin.connect() as conn:
-        for statement in statements:
-            conn.execute(sa.text(statement))
-        conn.commit()
-    admin.dispose()
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+            conn.commit()
+    finally:
+        admin.dispose()
 
 
 @dataclass
