@@ -28,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import sandbox
 from app import create_app
+from app.db import is_lock_conflict
 from app.extensions import db
 from app.merchants import create_merchant
 
@@ -197,9 +198,31 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     application: Flask = request.getfixturevalue("app")
     with application.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_tables(db.engine)
+
+
+def empty_tables(engine: sa.Engine) -> None:
+    """Delete every row of every table, children first.
+
+    A late Stripe webhook from the test that just ended may still be writing. MariaDB's DELETE
+    locks the ranges it empties, so such a write waits; PostgreSQL's locks only the rows it saw,
+    so a timeline entry inserted between two DELETEs broke a foreign key, and the writer and the
+    DELETEs deadlocked. There one TRUNCATE of all tables, parents first (the order in which the
+    service locks), takes every table before emptying any; a deadlock is tried again.
+    """
+    tables = db.metadata.sorted_tables
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{table.name}"' for table in tables)))
+                else:
+                    for table in reversed(tables):
+                        conn.execute(table.delete())
+            return
+        except sa.exc.OperationalError as exc:
+            if attempt == 2 or not is_lock_conflict(exc):
+                raise
 
 
 @pytest.fixture
