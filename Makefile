@@ -1,16 +1,19 @@
 # The two commands a newcomer needs:
 #   make run    install everything, then run the service + Stripe sandbox (+ worker) on SQLite
-#   make test   install everything, then run the whole suite on SQLite and on MariaDB, browser included
+#   make test   install everything, then run the whole suite on SQLite, MariaDB and PostgreSQL,
+#               browser tests included
 
 VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 5000
 TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1/checkout_test
+# The role scripts/ensure-services.sh creates; the suite drops and recreates the database.
+TEST_POSTGRES_URL ?= postgresql+psycopg://checkout_test:checkout_test@127.0.0.1/checkout_test
 
 # Where the web and worker processes of `make run` share their Prometheus samples.
 METRICS_DIR := instance/prometheus
 
-.PHONY: install run test test-sqlite test-mysql services lint bench
+.PHONY: install run test test-sqlite test-mysql test-postgres services lint bench
 
 # `make run` (honcho) and `make test` both need the development tools, so both install
 # requirements-dev.txt (which includes requirements.txt); production installs requirements.txt only.
@@ -49,13 +52,16 @@ services:
 	./scripts/ensure-services.sh
 
 test: install services
-	$(MAKE) --no-print-directory test-sqlite test-mysql
+	$(MAKE) --no-print-directory test-sqlite test-mysql test-postgres
 
 test-sqlite: install
 	$(BIN)/pytest -q -p no:cacheprovider
 
 test-mysql: install
 	TEST_DATABASE_URL=$(TEST_MYSQL_URL) $(BIN)/pytest -q -p no:cacheprovider
+
+test-postgres: install
+	TEST_DATABASE_URL=$(TEST_POSTGRES_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 lint: install
 	$(BIN)/ruff check app sandbox tests bench

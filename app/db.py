@@ -18,15 +18,22 @@ violation does:
 =========  =============================================================================
 
 **Settling money reads the latest rows.** :func:`begin_read_committed` starts a unit of work at
-READ COMMITTED on MySQL/MariaDB: every read sees the latest commit and a locking read takes no
-gap locks, so the units of work that settle refunds can read a payment's refunds plainly under
-the payment's row lock, without the gap locks of REPEATABLE READ that made concurrent refunds of
-neighbouring payments deadlock (1213).
+READ COMMITTED on MySQL/MariaDB and PostgreSQL: every read sees the latest commit and a locking
+read takes no gap locks, so the units of work that settle refunds can read a payment's refunds
+plainly under the payment's row lock, without the gap locks of REPEATABLE READ that made
+concurrent refunds of neighbouring payments deadlock (1213). READ COMMITTED is PostgreSQL's
+default already; it is asked for explicitly so that a server or role configured otherwise
+(``default_transaction_isolation``) cannot change what these units of work read.
 
 **Lock conflicts are retried once.** :func:`retry_on_lock_conflict` runs a unit of work again
-after a deadlock (MySQL/MariaDB error 1213), a lock wait timeout (1205) or SQLite's "database is
-locked", instead of answering 500: the database already rolled the loser back, so running the
-same short transaction again is safe.
+after a deadlock (MySQL/MariaDB error 1213, PostgreSQL SQLSTATE 40P01), a lock wait timeout
+(1205; PostgreSQL 55P03 when ``lock_timeout`` is set), a serialization failure (PostgreSQL
+40001) or SQLite's "database is locked", instead of answering 500: the database already rolled
+the loser back, so running the same short transaction again is safe.
+
+**Claims skip locked rows.** :func:`skip_locked` adds ``FOR UPDATE SKIP LOCKED`` to a claim's
+``SELECT`` on the servers that have it (MySQL 8, MariaDB 10.6+, PostgreSQL), so that concurrent
+workers pass over each other's candidates; SQLite serialises writers instead.
 """
 
 from __future__ import annotations
@@ -36,7 +43,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
-from sqlalchemy import event
+from sqlalchemy import Select, event
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, scoped_session
 
@@ -51,6 +58,9 @@ _OPEN = "transaction_guard.open"
 
 #: MySQL/MariaDB error codes of a lost lock conflict: deadlock, lock wait timeout.
 _MYSQL_LOCK_ERRORS = frozenset({1213, 1205})
+#: PostgreSQL SQLSTATEs of a lost lock conflict (Appendix A, "PostgreSQL Error Codes"):
+#: deadlock_detected, lock_not_available (``lock_timeout``), serialization_failure.
+_POSTGRESQL_LOCK_ERRORS = frozenset({"40P01", "55P03", "40001"})
 
 
 class TransactionOpen(RuntimeError):
@@ -97,20 +107,38 @@ def assert_no_transaction(what: str = "a network call") -> None:
     log.error(message, stack_info=True)
 
 
+def _is_sqlite() -> bool:
+    return bool(db.session.get_bind().dialect.name == "sqlite")
+
+
 def begin_read_committed() -> None:
-    """Begin the session's transaction at READ COMMITTED on MySQL/MariaDB (the pooled connection
-    gets its default back when released; SQLAlchemy, "Setting Isolation For Individual
-    Transactions"). Call it first in a fresh unit of work, before any statement. On SQLite it
-    does nothing: there, write transactions are serialised (``BEGIN IMMEDIATE``)."""
-    if db.session.get_bind().dialect.name == "mysql":
+    """Begin the session's transaction at READ COMMITTED on MySQL/MariaDB and PostgreSQL (the
+    pooled connection gets its default back when released; SQLAlchemy, "Setting Isolation For
+    Individual Transactions"). Call it first in a fresh unit of work, before any statement. On
+    SQLite it does nothing: there, write transactions are serialised (``BEGIN IMMEDIATE``)."""
+    if not _is_sqlite():
         db.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
+
+
+S = TypeVar("S", bound=Select[Any])
+
+
+def skip_locked(query: S) -> S:
+    """``query`` (a claim's ``SELECT`` of candidate rows) with ``FOR UPDATE SKIP LOCKED`` on
+    MySQL 8, MariaDB 10.6+ and PostgreSQL, so that concurrent claimers skip each other's rows;
+    unchanged on SQLite, which has no row locks (its writers are serialised, and a claim's
+    conditional ``UPDATE`` settles the race)."""
+    return query if _is_sqlite() else query.with_for_update(skip_locked=True)
 
 
 def is_lock_conflict(exc: BaseException) -> bool:
     """Whether ``exc`` is a lost lock conflict: MySQL/MariaDB 1213 (deadlock) or 1205 (lock
-    wait timeout), or SQLite's "database is locked"."""
+    wait timeout); PostgreSQL 40P01 (deadlock), 55P03 (lock timeout) or 40001 (serialization
+    failure); or SQLite's "database is locked"."""
     if not isinstance(exc, OperationalError):
         return False
+    if getattr(exc.orig, "sqlstate", None) in _POSTGRESQL_LOCK_ERRORS:
+        return True
     args = getattr(exc.orig, "args", ())
     if args and args[0] in _MYSQL_LOCK_ERRORS:
         return True

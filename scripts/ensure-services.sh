@@ -1,17 +1,26 @@
 #!/usr/bin/env bash
 # Make sure what the tests need is on this machine: Debian's Chromium (Playwright cannot
-# download its own browser here), a running MariaDB with the test database reachable, and the
-# message brokers the event publishing tests use: RabbitMQ (127.0.0.1:5672, guest/guest) and
-# NATS with JetStream (127.0.0.1:4222).
+# download its own browser here), a running MariaDB and a running PostgreSQL, and the message
+# brokers the event publishing tests use: RabbitMQ (127.0.0.1:5672, guest/guest) and NATS with
+# JetStream (127.0.0.1:4222).
+#
+# PostgreSQL: the newest of Debian's packaged clusters (postgresql-common, cluster `main`, port
+# 5432), started with pg_ctlcluster. The tests connect over TCP to 127.0.0.1 as the role
+# `checkout_test` (password `checkout_test`, may create databases, not a superuser), which this
+# script creates through the local socket as the `postgres` OS user (Debian's pg_hba.conf:
+# `local all postgres peer`). Debian's default `host all all 127.0.0.1/32 scram-sha-256` then
+# accepts the password; pg_hba.conf is not changed (on a machine where it says `trust` for
+# 127.0.0.1, any password is accepted).
 set -euo pipefail
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
 if [ ! -x /usr/bin/chromium ] || ! command -v mariadb >/dev/null 2>&1 \
+  || ! command -v pg_ctlcluster >/dev/null 2>&1 \
   || [ ! -x /usr/sbin/rabbitmq-server ] || [ ! -x /usr/sbin/nats-server ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-    chromium mariadb-server rabbitmq-server nats-server >/dev/null
+    chromium mariadb-server postgresql rabbitmq-server nats-server >/dev/null
 fi
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -46,4 +55,19 @@ if ! mariadb-admin -uroot --host=127.0.0.1 ping >/dev/null 2>&1; then
   done
 fi
 mariadb-admin -uroot --host=127.0.0.1 ping >/dev/null
-echo "services ready: chromium $(/usr/bin/chromium --version 2>/dev/null | awk "{print \$2}"), MariaDB $(mariadb -uroot --host=127.0.0.1 -N -e 'select version()'), RabbitMQ :5672, NATS :4222"
+
+pg_version=$(ls /etc/postgresql | sort -V | tail -n 1)
+if ! pg_isready -q -h 127.0.0.1; then
+  echo "starting PostgreSQL $pg_version"
+  as_root pg_ctlcluster --skip-systemctl-redirect "$pg_version" main start
+  for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 && break
+    sleep 1
+  done
+fi
+as_postgres() { as_root runuser -u postgres -- "$@"; }
+if [ -z "$(as_postgres psql -qAt -c "select 1 from pg_roles where rolname = 'checkout_test'")" ]; then
+  echo "creating the PostgreSQL role checkout_test"
+  as_postgres psql -q -c "create role checkout_test login createdb password 'checkout_test'"
+fi
+echo "services ready: chromium $(/usr/bin/chromium --version 2>/dev/null | awk "{print \$2}"), MariaDB $(mariadb -uroot --host=127.0.0.1 -N -e 'select version()'), PostgreSQL $(PGPASSWORD=checkout_test psql -h 127.0.0.1 -U checkout_test -d postgres -qAt -c 'show server_version'), RabbitMQ :5672, NATS :4222"

@@ -1,8 +1,9 @@
 """Shared fixtures: the app on the test database, the Stripe sandbox and a live server.
 
-Database: ``TEST_DATABASE_URL`` (e.g. ``mysql+pymysql://root@127.0.0.1/checkout_test``) or, by
-default, a SQLite file in a temporary directory. Either way the schema comes from the migrations.
-Every test starts with empty tables.
+Database: ``TEST_DATABASE_URL`` (``mysql+pymysql://root@127.0.0.1/checkout_test`` or
+``postgresql+psycopg://postgres@127.0.0.1/checkout_test``; the suite drops and recreates that
+database) or, by default, a SQLite file in a temporary directory. Either way the schema comes from
+the migrations. Every test starts with empty tables.
 
 The sandbox runs in a thread on a free port and is reached by the real ``stripe`` SDK over HTTP;
 it delivers its signed webhooks to the app, which is also served over HTTP in a thread.
@@ -27,6 +28,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 import sandbox
 from app import create_app
+from app.db import is_lock_conflict
 from app.extensions import db
 from app.merchants import create_merchant
 
@@ -55,15 +57,20 @@ class ServerThread:
         self.thread.join(5)
 
 
+#: URL prefixes of the database servers the suite runs on (besides SQLite).
+SERVER_DATABASES = ("mysql", "postgresql")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked ``mysql`` need MySQL/MariaDB features (``SKIP LOCKED``): on SQLite they are
-    deselected, not skipped; ``make test`` runs the suite on both databases."""
-    if os.environ.get("TEST_DATABASE_URL", "").startswith("mysql"):
+    """Tests marked ``server_db`` need a database server (MariaDB/MySQL or PostgreSQL: ``SELECT …
+    FOR UPDATE SKIP LOCKED``, row locks held across processes): on SQLite they are deselected, not
+    skipped; ``make test`` runs the suite on all three databases."""
+    if os.environ.get("TEST_DATABASE_URL", "").startswith(SERVER_DATABASES):
         return
-    mysql_only = [item for item in items if item.get_closest_marker("mysql")]
-    if mysql_only:
-        config.hook.pytest_deselected(items=mysql_only)
-        items[:] = [item for item in items if not item.get_closest_marker("mysql")]
+    server_only = [item for item in items if item.get_closest_marker("server_db")]
+    if server_only:
+        config.hook.pytest_deselected(items=server_only)
+        items[:] = [item for item in items if not item.get_closest_marker("server_db")]
 
 
 @pytest.fixture(scope="session")
@@ -77,6 +84,38 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def is_mysql(database_url: str) -> bool:
     return database_url.startswith("mysql")
+
+
+@pytest.fixture(scope="session")
+def is_postgresql(database_url: str) -> bool:
+    return database_url.startswith("postgresql")
+
+
+def recreate_database(database_url: str) -> None:
+    """Drop and create the (server) database of ``database_url``, empty, through an admin
+    connection: to the server itself on MySQL/MariaDB, to the ``postgres`` database on
+    PostgreSQL (a database cannot be dropped while connected to it). SQLite: nothing to do."""
+    url = sa.make_url(database_url)
+    name = url.database
+    if url.get_backend_name() == "mysql":
+        admin = sa.create_engine(url.set(database=""))
+        statements = [f"DROP DATABASE IF EXISTS `{name}`", f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"]
+    elif url.get_backend_name() == "postgresql":
+        admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        # WITH (FORCE): a worker process left over from an interrupted run must not block the drop.
+        statements = [
+            f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)',
+            f"CREATE DATABASE \"{name}\" ENCODING 'UTF8' TEMPLATE template0",
+        ]
+    else:
+        return
+    try:
+        with admin.connect() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+            conn.commit()
+    finally:
+        admin.dispose()
 
 
 @dataclass
@@ -126,13 +165,7 @@ def sandbox_server(ports: dict[str, int]) -> Iterator[Sandbox]:
 
 @pytest.fixture(scope="session")
 def app(database_url: str, ports: dict[str, int], sandbox_server: Sandbox) -> Iterator[Flask]:
-    if database_url.startswith("mysql"):
-        admin = sa.create_engine(database_url.rsplit("/", 1)[0])
-        name = database_url.rsplit("/", 1)[1].split("?")[0]
-        with admin.begin() as conn:
-            conn.execute(sa.text(f"DROP DATABASE IF EXISTS `{name}`"))
-            conn.execute(sa.text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        admin.dispose()
+    recreate_database(database_url)
     application = create_app(
         {
             "APP_ENV": "testing",
@@ -168,9 +201,31 @@ def _clean_tables(request: pytest.FixtureRequest) -> Iterator[None]:
     application: Flask = request.getfixturevalue("app")
     with application.app_context():
         db.session.remove()
-        with db.engine.begin() as conn:
-            for table in reversed(db.metadata.sorted_tables):
-                conn.execute(table.delete())
+        empty_tables(db.engine)
+
+
+def empty_tables(engine: sa.Engine) -> None:
+    """Delete every row of every table, children first.
+
+    A late Stripe webhook from the test that just ended may still be writing. MariaDB's DELETE
+    locks the ranges it empties, so such a write waits; PostgreSQL's locks only the rows it saw,
+    so a timeline entry inserted between two DELETEs broke a foreign key, and the writer and the
+    DELETEs deadlocked. There one TRUNCATE of all tables, parents first (the order in which the
+    service locks), takes every table before emptying any; a deadlock is tried again.
+    """
+    tables = db.metadata.sorted_tables
+    for attempt in range(3):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{table.name}"' for table in tables)))
+                else:
+                    for table in reversed(tables):
+                        conn.execute(table.delete())
+            return
+        except sa.exc.OperationalError as exc:
+            if attempt == 2 or not is_lock_conflict(exc):
+                raise
 
 
 @pytest.fixture

@@ -34,6 +34,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import Flask, current_app
 
+from ..db import skip_locked
 from ..extensions import db
 from ..models import Event, utcnow
 from .broker import EXCHANGE, TIMEOUT, BrokerError, BrokerPublisher, publisher_for, safe_address
@@ -141,9 +142,7 @@ class EventPublisher:
             Event.broker_published_at.is_(None),
             sa.or_(Event.broker_locked_until.is_(None), Event.broker_locked_until < now),
         )
-        query = sa.select(Event.id).where(*due).order_by(Event.created_at).limit(self.batch)
-        if db.session.get_bind().dialect.name != "sqlite":  # SQLite serialises writers instead
-            query = query.with_for_update(skip_locked=True)
+        query = skip_locked(sa.select(Event.id).where(*due).order_by(Event.created_at).limit(self.batch))
         candidates = db.session.scalars(query).all()
         if candidates:
             db.session.execute(

@@ -1,13 +1,14 @@
 """The notification worker: claims due messages, sends them, records every attempt.
 
-Many workers on many machines may share one MySQL/MariaDB database. A worker claims one due
-message at a time in a short transaction: ``SELECT … FOR UPDATE SKIP LOCKED`` (MySQL 8,
-MariaDB 10.6+) so concurrent workers pass over each other's candidates, then a conditional
-``UPDATE`` that sets ``locked_by``/``locked_until`` (a lease) and commits. The HTTP request
-runs with no transaction open. A worker that dies mid-delivery simply lets its lease run out;
-the message is then due again, so nothing is lost (delivery is at least once; merchants
-deduplicate on ``webhook-id``). SQLite has no ``SKIP LOCKED``; its writes are serialised, so
-the conditional ``UPDATE`` alone keeps a single worker (or a few) correct there.
+Many workers on many machines may share one MySQL/MariaDB or PostgreSQL database. A worker
+claims one due message at a time in a short transaction: ``SELECT … FOR UPDATE SKIP LOCKED``
+(MySQL 8, MariaDB 10.6+, PostgreSQL; :func:`app.db.skip_locked`) so concurrent workers pass
+over each other's candidates, then a conditional ``UPDATE`` that sets ``locked_by``/
+``locked_until`` (a lease) and commits. The HTTP request runs with no transaction open. A worker
+that dies mid-delivery simply lets its lease run out; the message is then due again, so nothing
+is lost (delivery is at least once; merchants deduplicate on ``webhook-id``). SQLite has no
+``SKIP LOCKED``; its writes are serialised, so the conditional ``UPDATE`` alone keeps a single
+worker (or a few) correct there.
 
 Retries follow ``WEBHOOK_RETRY_SCHEDULE`` (seconds before retry 1, 2, …, about 3 days in all
 by default) with ±10 % jitter; after the last retry the message is failed and its endpoint
@@ -45,7 +46,7 @@ from types import FrameType
 import sqlalchemy as sa
 from flask import Flask, current_app
 
-from ..db import assert_no_transaction
+from ..db import assert_no_transaction, skip_locked
 from ..extensions import db
 from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint, utcnow
 from ..scheduler import PeriodicJob, run_due_jobs
@@ -119,9 +120,9 @@ class Worker:
                 EventDelivery.next_attempt_at <= now,
                 sa.or_(EventDelivery.locked_until.is_(None), EventDelivery.locked_until < now),
             )
-            query = sa.select(EventDelivery.id).where(*due).order_by(EventDelivery.next_attempt_at).limit(1)
-            if db.session.get_bind().dialect.name == "mysql":
-                query = query.with_for_update(skip_locked=True)
+            query = skip_locked(
+                sa.select(EventDelivery.id).where(*due).order_by(EventDelivery.next_attempt_at).limit(1)
+            )
             delivery_id = db.session.scalar(query)
             if delivery_id is None:
                 db.session.rollback()

@@ -138,12 +138,14 @@ def test_delivery_connects_to_the_address_that_passed_the_check_not_to_a_second_
 @contextmanager
 def database_outage(database_url: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """``(url for the worker, controls)``: ``controls["cut"]()`` takes the database away from the
-    worker and ``controls["restore"]()`` gives it back. MariaDB: a TCP proxy between the worker
-    and the server drops every connection. SQLite (no server to cut): another connection holds
-    an exclusive lock, so the worker's transactions fail with "database is locked"."""
-    if database_url.startswith("mysql"):
-        url = make_url(database_url)
-        with TcpProxy(url.host or "127.0.0.1", url.port or 3306) as proxy:
+    worker and ``controls["restore"]()`` gives it back. MariaDB, PostgreSQL: a TCP proxy between
+    the worker and the server drops every connection. SQLite (no server to cut): another
+    connection holds an exclusive lock, so the worker's transactions fail with "database is
+    locked"."""
+    url = make_url(database_url)
+    default_port = {"mysql": 3306, "postgresql": 5432}.get(url.get_backend_name())
+    if default_port is not None:
+        with TcpProxy(url.host or "127.0.0.1", url.port or default_port) as proxy:
             proxied = url.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
             yield proxied, {"cut": proxy.cut, "restore": proxy.restore}
         return

@@ -30,7 +30,7 @@ def endpoint_for(notify_app, client):
     return register
 
 
-@pytest.mark.mysql  # SELECT … FOR UPDATE SKIP LOCKED; SQLite runs a single worker
+@pytest.mark.server_db  # SELECT … FOR UPDATE SKIP LOCKED; SQLite runs a single worker
 def test_two_workers_in_parallel_deliver_every_message_once(
     is_mysql, notify_app, merchant, receiver, endpoint_for, make_payment, transition
 ):
@@ -67,6 +67,36 @@ def test_two_workers_in_parallel_deliver_every_message_once(
     assert attempted["w1"] + attempted["w2"] == 30
     with notify_app.app_context():
         assert status_counts()["succeeded"] == 30
+
+
+@pytest.mark.server_db
+def test_a_claim_passes_over_a_message_another_worker_has_locked(
+    notify_app, merchant, receiver, endpoint_for, make_payment, transition
+):
+    endpoint_for(merchant, receiver.url)
+    for order_id in ("A-1", "A-2"):
+        transition(make_payment(merchant.id, order_id), PaymentStatus.SUCCEEDED)
+    with notify_app.app_context():
+        oldest, newer = db.session.scalars(
+            sa.select(EventDelivery.id).order_by(EventDelivery.next_attempt_at)
+        ).all()
+        db.session.rollback()
+        claimed: list[str | None] = []
+
+        def claim() -> None:
+            with notify_app.app_context():
+                claimed.append(Worker(name="w2").claim())
+
+        with db.engine.connect() as other_worker:  # mid-claim on the oldest message
+            other_worker.execute(
+                sa.select(EventDelivery.id).where(EventDelivery.id == oldest).with_for_update()
+            )
+            thread = threading.Thread(target=claim)
+            thread.start()
+            thread.join(10)  # without SKIP LOCKED the claim waits for the other worker's lock
+            other_worker.rollback()
+        thread.join(60)
+    assert claimed == [newer]
 
 
 def test_a_claim_whose_lease_ran_out_is_delivered_by_another_worker(

@@ -1,8 +1,10 @@
 """Ids compare byte for byte on every database (issue 7, finding 10).
 
 MariaDB's default collation made ``Case-X`` equal ``case-X`` and ``x`` equal ``x ``; Stripe ids,
-our ids, order ids and ``Idempotency-Key`` values are case- and space-sensitive. Runs on SQLite
-and on MariaDB (``TEST_DATABASE_URL``), whose schema comes from migration 0003.
+our ids, order ids and ``Idempotency-Key`` values are case- and space-sensitive. Runs on SQLite,
+on MariaDB (``TEST_DATABASE_URL``), whose schema comes from migration 0003, and on PostgreSQL,
+whose ``varchar`` compares so under any deterministic collation (a database's default collation
+always is one; trailing spaces count in ``varchar``, unlike ``char``).
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ def test_stripe_event_ids_differing_in_case_are_different_events(app, client):
     assert outcomes == ["ignored", "ignored", "duplicate"]
 
 
-def test_a_trailing_space_makes_a_different_id(app, is_mysql):
+def test_a_trailing_space_makes_a_different_id(app, is_mysql, is_postgresql):
     with app.app_context():
         db.session.add(
             StripeEvent(id="evt_pad", type="customer.created", source="webhook", created_at=utcnow())
@@ -87,4 +89,13 @@ def test_a_trailing_space_makes_a_different_id(app, is_mysql):
                 )
             )
             assert collation in ("utf8mb4_nopad_bin", "utf8mb4_0900_bin")
+        if is_postgresql:
+            deterministic = db.session.scalar(
+                sa.text(
+                    "SELECT c.collisdeterministic FROM pg_attribute a JOIN pg_collation c "
+                    "ON c.oid = a.attcollation WHERE a.attrelid = 'stripe_events'::regclass "
+                    "AND a.attname = 'id'"
+                )
+            )
+            assert deterministic is True
         db.session.rollback()

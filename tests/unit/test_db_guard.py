@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 
+import psycopg.errors
 import pymysql
 import pytest
 import sqlalchemy as sa
@@ -64,6 +65,9 @@ def _conflict(orig: Exception) -> OperationalError:
     [
         pymysql.err.OperationalError(1213, "Deadlock found when trying to get lock"),
         pymysql.err.OperationalError(1205, "Lock wait timeout exceeded"),
+        psycopg.errors.DeadlockDetected("deadlock detected"),
+        psycopg.errors.LockNotAvailable("canceling statement due to lock timeout"),
+        psycopg.errors.SerializationFailure("could not serialize access due to concurrent update"),
         sqlite3.OperationalError("database is locked"),
     ],
 )
@@ -88,10 +92,14 @@ def test_a_second_conflict_or_another_error_propagates(app):
     def gone() -> None:
         raise _conflict(pymysql.err.OperationalError(2013, "Lost connection"))
 
+    def admin_shutdown() -> None:
+        raise _conflict(psycopg.errors.AdminShutdown("terminating connection due to administrator command"))
+
     with app.app_context():
         with pytest.raises(OperationalError):
             retry_on_lock_conflict(deadlock)
-        calls = []
-        with pytest.raises(OperationalError):
-            retry_on_lock_conflict(lambda: calls.append(1) or gone())
-        assert len(calls) == 1
+        for other in (gone, admin_shutdown):
+            calls = []
+            with pytest.raises(OperationalError):
+                retry_on_lock_conflict(lambda: calls.append(1) or other())  # noqa: B023
+            assert len(calls) == 1
