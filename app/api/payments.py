@@ -17,7 +17,7 @@ from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
 from . import bp
 from .idempotency import ReplayHook, fingerprint, json_response, run_idempotent
-from .pagination import paginate
+from .pagination import each, paginate
 
 
 def public_base_url() -> str:
@@ -75,7 +75,8 @@ def retrieve(payment_id: str) -> Response:
 
 @bp.get("/payments")
 def list_payments() -> Response:
-    """The merchant's payments, newest first: ``order_id``, ``status``, ``limit``, ``starting_after``."""
+    """The merchant's payments, newest first: ``order_id``, ``status`` and the list parameters
+    (:mod:`app.api.pagination`)."""
     query = sa.select(Payment).where(Payment.merchant_id == g.merchant.id)
     if (order_id := request.args.get("order_id")) is not None:
         query = query.where(Payment.order_id == order_id)
@@ -83,8 +84,7 @@ def list_payments() -> Response:
         if status not in set(PaymentStatus):
             raise InvalidRequest(f"Unknown status {status!r}.", param="status")
         query = query.where(Payment.status == status)
-    body = paginate(query, Payment, payment_to_dict)
-    return json_response(200, body)
+    return json_response(200, paginate(query, Payment, each(payment_to_dict), filters=("order_id", "status")))
 
 
 @bp.post("/payments/<payment_id>/expire")

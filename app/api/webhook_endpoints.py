@@ -19,7 +19,7 @@ from ..notifications.endpoints import create_endpoint, current_secret, delete_en
 from ..notifications.serializers import endpoint_to_dict
 from . import bp
 from .idempotency import json_response
-from .pagination import paginate
+from .pagination import each, paginate
 from .payments import idempotent, json_body
 
 
@@ -57,11 +57,11 @@ def create_webhook_endpoint() -> Response:
 
 @bp.get("/webhook_endpoints")
 def list_webhook_endpoints() -> Response:
-    """The merchant's endpoints (not deleted), newest first: ``limit``, ``starting_after``."""
+    """The merchant's endpoints (not deleted), newest first (list parameters: :mod:`app.api.pagination`)."""
     query = sa.select(WebhookEndpoint).where(
         WebhookEndpoint.merchant_id == g.merchant.id, WebhookEndpoint.status != "deleted"
     )
-    return json_response(200, paginate(query, WebhookEndpoint, endpoint_to_dict))
+    return json_response(200, paginate(query, WebhookEndpoint, each(endpoint_to_dict)))
 
 
 @bp.get("/webhook_endpoints/<endpoint_id>")

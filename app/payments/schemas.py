@@ -382,13 +382,15 @@ def _parse(model: type[_Model], body: object, context: dict[str, Any] | None = N
 
 
 def _to_invalid_request(error: Any) -> InvalidRequest:
-    """Turn one pydantic error into an ``InvalidRequest`` naming the parameter."""
+    """Turn one pydantic error into an ``InvalidRequest`` naming the parameter: code
+    ``parameter_missing`` for a missing one, ``parameter_unknown`` for one the model does not
+    have, ``parameter_invalid`` otherwise (Stripe's codes, https://docs.stripe.com/error-codes)."""
     ctx = error.get("ctx") or {}
     param = ctx.get("param") or _param_path(error["loc"])
     if error["type"] == "missing":
-        return InvalidRequest(f"Missing required parameter: {param}.", param=param)
+        return InvalidRequest(f"Missing required parameter: {param}.", code="parameter_missing", param=param)
     if error["type"] == "extra_forbidden":
-        return InvalidRequest(f"Unknown parameter: {param}.", param=param)
+        return InvalidRequest(f"Unknown parameter: {param}.", code="parameter_unknown", param=param)
     return InvalidRequest(f"Invalid {param}: {error['msg'].rstrip('.')}.", param=param)
 
 
