@@ -24,8 +24,8 @@ from ..payments.schemas import parse_limit
 #: Query parameters every list takes.
 CREATED_PARAMETERS = ("created", "created[gt]", "created[gte]", "created[lt]", "created[lte]")
 LIST_PARAMETERS = frozenset({"limit", "starting_after", "ending_before", *CREATED_PARAMETERS})
-#: The latest Unix time accepted in ``created`` filters (9999-12-31), so that no value overflows.
-_MAX_UNIX_TIME = 253_402_300_799
+#: The latest Unix time accepted in ``created`` filters (9999-12-31 23:59:58), so that adding a second never overflows.
+_MAX_UNIX_TIME = 253_402_300_798
 
 
 def reject_unknown_parameters(allowed: Collection[str]) -> None:

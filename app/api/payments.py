@@ -1,4 +1,4 @@
-"""``/api/v1/payments``: create, retrieve, list and expire payments."""
+"""``/api/v1/payments``: create, retrieve, update (metadata), list and expire payments."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from flask import Response, current_app, g, request
 
 from ..errors import InvalidRequest, NotFound
 from ..extensions import db
-from ..models import Payment
+from ..models import Payment, utcnow
 from ..payments.creation import create_payment
 from ..payments.expiry import expire_payment
-from ..payments.schemas import decode_json_body, parse_payment_create
+from ..payments.schemas import decode_json_body, parse_payment_create, parse_payment_update
 from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
+from ..payments.transitions import lock_payment
 from . import bp
 from .idempotency import ReplayHook, fingerprint, json_response, run_idempotent
 from .pagination import each, paginate
@@ -71,6 +72,24 @@ def create() -> Response:
 def retrieve(payment_id: str) -> Response:
     """One payment of the current merchant."""
     return json_response(200, payment_to_dict(get_payment_or_404(payment_id)))
+
+
+@bp.post("/payments/<payment_id>")
+def update(payment_id: str) -> Response:
+    """Update a payment's ``metadata`` (Stripe's merge semantics: ``parse_payment_update``);
+    200 with the payment. Honours ``Idempotency-Key``. 400 and nothing changed for a bad body."""
+    payment = get_payment_or_404(payment_id)
+    body = json_body()
+    parse_payment_update(body, payment.metadata_)  # a bad body is a 400 before any key is claimed
+
+    def work() -> tuple[int, dict[str, Any]]:
+        locked = lock_payment(payment.id)  # concurrent updates merge, one after the other
+        locked.metadata_ = parse_payment_update(body, locked.metadata_)
+        locked.updated_at = utcnow()
+        db.session.commit()
+        return 200, payment_to_dict(locked)
+
+    return idempotent(work, body=request.get_data())
 
 
 @bp.get("/payments")

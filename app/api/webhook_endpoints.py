@@ -1,4 +1,4 @@
-"""``/api/v1/webhook_endpoints``: register, list, retrieve, delete, and rotate the secret.
+"""``/api/v1/webhook_endpoints``: register, list, retrieve, update, delete, and rotate the secret.
 
 The signing ``secret`` is in the response only when it is created (POST, rotate_secret). The
 idempotency store keeps those responses with ``secret: null``; a replay fills in the endpoint's
@@ -15,7 +15,13 @@ from flask import Response, g, request
 from ..errors import NotFound
 from ..extensions import db
 from ..models import WebhookEndpoint
-from ..notifications.endpoints import create_endpoint, current_secret, delete_endpoint, rotate_secret
+from ..notifications.endpoints import (
+    create_endpoint,
+    current_secret,
+    delete_endpoint,
+    rotate_secret,
+    update_endpoint,
+)
 from ..notifications.serializers import endpoint_to_dict
 from . import bp
 from .idempotency import json_response
@@ -68,6 +74,19 @@ def list_webhook_endpoints() -> Response:
 def retrieve_webhook_endpoint(endpoint_id: str) -> Response:
     """One endpoint (without its secret)."""
     return json_response(200, endpoint_to_dict(get_endpoint_or_404(endpoint_id)))
+
+
+@bp.post("/webhook_endpoints/<endpoint_id>")
+def update_webhook_endpoint(endpoint_id: str) -> Response:
+    """Change ``url``, ``enabled_events``, ``description`` or ``disabled`` (``update_endpoint``);
+    200 with the endpoint, without its secret (which does not change)."""
+    endpoint = get_endpoint_or_404(endpoint_id)
+    body = json_body()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 200, endpoint_to_dict(update_endpoint(endpoint, body))
+
+    return idempotent(work, body=request.get_data())
 
 
 @bp.delete("/webhook_endpoints/<endpoint_id>")

@@ -162,3 +162,13 @@ def test_the_timeline_pages_back_with_ending_before(client, merchant, sandbox_ct
     assert back["data"] == everything[:-1] and back["url"] == path
     foreign = client.get(f"{path}?ending_before=abc", headers=merchant.headers)
     assert foreign.status_code == 400 and foreign.get_json()["error"]["param"] == "ending_before"
+
+
+def test_the_latest_accepted_time_does_not_overflow(client, merchant, endpoints):
+    page = listed(client, merchant, "/api/v1/webhook_endpoints", **{"created[lte]": "253402300798"})
+    assert len(page["data"]) == 5
+    assert (
+        listed(client, merchant, "/api/v1/webhook_endpoints", **{"created[gt]": "253402300798"})["data"] == []
+    )
+    too_late = client.get("/api/v1/payments?created=253402300799", headers=merchant.headers)
+    assert too_late.status_code == 400
