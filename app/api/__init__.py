@@ -81,6 +81,7 @@ def unexpected_error(exc: Exception) -> Response:
 
 
 from . import (  # noqa: E402,F401  (routes register on import)
+    api_keys,
     events,
     openapi,
     payments,

@@ -61,7 +61,11 @@ ERROR_CODES: dict[str, tuple[int, str, str]] = {
         "invalid_request_error",
         "The refund is larger than what is left to refund.",
     ),
-    "api_key_revoked": (409, "invalid_request_error", "The API key is revoked and cannot be rolled."),
+    "api_key_inactive": (
+        409,
+        "invalid_request_error",
+        "The API key is revoked or expired; it cannot be rolled.",
+    ),
     "idempotency_key_mismatch": (
         422,
         "invalid_request_error",

@@ -24,7 +24,8 @@ from ..payments.schemas import parse_limit
 #: Query parameters every list takes.
 CREATED_PARAMETERS = ("created", "created[gt]", "created[gte]", "created[lt]", "created[lte]")
 LIST_PARAMETERS = frozenset({"limit", "starting_after", "ending_before", *CREATED_PARAMETERS})
-#: The latest Unix time accepted in ``created`` filters (9999-12-31 23:59:58), so that adding a second never overflows.
+#: The latest Unix time accepted in ``created`` filters (9999-12-31 23:59:58): adding a second
+#: to it never overflows.
 _MAX_UNIX_TIME = 253_402_300_798
 
 
@@ -73,12 +74,14 @@ def _after(columns: Sequence[Any], values: Sequence[Any], *, descending: bool) -
     return sa.or_(beyond, sa.and_(first == values[0], _after(rest, values[1:], descending=descending)))
 
 
-def _cursor(query: sa.Select[Any], model: Any, name: str, cursor_id: str) -> Any:
-    """The row ``cursor_id`` of the (scoped) list; a 400 naming ``name`` if it is not in it."""
+def _cursor(query: sa.Select[Any], model: Any, name: str, cursor_id: str, id_prefix: str) -> Any:
+    """The row ``cursor_id`` of the (scoped) list; a 400 naming ``name`` if it is not in it.
+    Numeric ids are shown as ``id_prefix`` + the number (``key_12``; the timeline: ``12``)."""
     numeric = isinstance(model.id.type, sa.Integer)
+    number = cursor_id.removeprefix(id_prefix) if cursor_id.startswith(id_prefix) else ""
     row = None
-    if not numeric or (cursor_id.isascii() and cursor_id.isdigit() and len(cursor_id) <= 18):
-        row = db.session.scalars(query.where(model.id == (int(cursor_id) if numeric else cursor_id))).first()
+    if not numeric or (number.isascii() and number.isdigit() and len(number) <= 18):
+        row = db.session.scalars(query.where(model.id == (int(number) if numeric else cursor_id))).first()
     if row is None:
         raise InvalidRequest(f"No such object: {cursor_id!r}.", param=name)
     return row
@@ -98,6 +101,7 @@ def paginate(
     order_by: Sequence[str] = ("created_at", "id"),
     descending: bool = True,
     default_limit: int = 20,
+    id_prefix: str = "",
 ) -> dict[str, Any]:
     """One page of ``query`` (already scoped to the merchant) as a Stripe list object.
 
@@ -106,11 +110,11 @@ def paginate(
     ``id``; rows are ordered by the ``order_by`` columns, newest first unless ``descending``
     is False. ``filters`` names the endpoint's own query parameters (which the caller applied
     to ``query``). Reads the parameters in the module doc; ``limit`` defaults to
-    ``default_limit``. With ``ending_before`` the page is the one just before the cursor,
-    still in list order, and ``has_more`` says whether more come before it. Raises
-    ``InvalidRequest``: ``parameter_unknown`` for an undeclared parameter,
-    ``parameter_invalid`` for a bad limit, time or cursor (an id not in this list), or for
-    both cursors at once.
+    ``default_limit``; a numeric id is written ``id_prefix`` + number in cursors. With
+    ``ending_before`` the page is the one just before the cursor, still in list order, and
+    ``has_more`` says whether more come before it. Raises ``InvalidRequest``:
+    ``parameter_unknown`` for an undeclared parameter, ``parameter_invalid`` for a bad limit,
+    time or cursor (an id not in this list), or for both cursors at once.
     """
     reject_unknown_parameters(LIST_PARAMETERS | set(filters))
     limit = parse_limit(request.args["limit"]) if "limit" in request.args else default_limit
@@ -122,7 +126,7 @@ def paginate(
     backwards = ending_before is not None
     cursor_name = "ending_before" if backwards else "starting_after"
     if (cursor_id := ending_before if backwards else starting_after) is not None:
-        cursor = _cursor(query, model, cursor_name, cursor_id)
+        cursor = _cursor(query, model, cursor_name, cursor_id, id_prefix)
         values = [getattr(cursor, name) for name in order_by]
         query = query.where(_after(columns, values, descending=descending != backwards))
     scan_descending = descending != backwards

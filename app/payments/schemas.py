@@ -281,6 +281,13 @@ class WebhookEndpointUpdate(_Strict):
     disabled: StrictBool | None = None
 
 
+class ApiKeyRoll(_Strict):
+    """A validated ``POST /api/v1/api_keys/<id>/roll`` body (see ``parse_api_key_roll``)."""
+
+    expires_in: StrictInt = Field(default=0, ge=0, le=7 * 86_400)
+    """Seconds the rolled key keeps working (Stripe's roll offers now to 7 days)."""
+
+
 def parse_payment_create(body: object, allowed_domains: Collection[str]) -> PaymentCreate:
     """Validate a ``POST /api/v1/payments`` body.
 
@@ -345,6 +352,12 @@ def parse_webhook_endpoint_update(body: object) -> WebhookEndpointUpdate:
     Raises ``InvalidRequest`` as ``parse_payment_create`` does.
     """
     return _parse(WebhookEndpointUpdate, body)
+
+
+def parse_api_key_roll(body: object) -> ApiKeyRoll:
+    """Validate a key roll body: ``{}`` or ``{"expires_in": 0..604800}`` (seconds the old key
+    keeps working; default 0, i.e. it stops at once). Raises ``InvalidRequest``."""
+    return _parse(ApiKeyRoll, body)
 
 
 def parse_limit(value: str | None) -> int:
