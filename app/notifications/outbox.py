@@ -7,6 +7,8 @@ state change does, and a rolled-back change leaves no event and sends nothing. T
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from ..extensions import db
@@ -14,16 +16,33 @@ from ..models import Event, EventDelivery, Payment, Refund, new_id, utcnow
 from ..payments.schemas import EVENT_TYPES
 from ..payments.serializers import payment_to_dict, refund_to_dict
 from .endpoints import subscribed_endpoints
+from .serializers import API_VERSION
 
 
-def emit(event_type: str, payment: Payment, refund: Refund | None = None) -> Event | None:
+def changed_attributes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level members of ``after`` whose value differs in ``before``, with their values
+    in ``before`` (Stripe's ``previous_attributes``); None without ``before`` or any change."""
+    if before is None:
+        return None
+    changed = {key: before.get(key) for key, value in after.items() if before.get(key) != value}
+    return changed or None
+
+
+def emit(
+    event_type: str,
+    payment: Payment,
+    refund: Refund | None = None,
+    previous: dict[str, Any] | None = None,
+) -> Event | None:
     """Add the merchant event for a timeline entry of ``event_type``, if merchants are told of it.
 
     Types in ``EVENT_TYPES`` (``payment.succeeded``, ``…processing``, ``…failed``, ``…expired``,
-    ``refund.succeeded``, ``refund.failed``) produce an event whose ``data`` is
+    ``refund.succeeded``, ``refund.failed``) produce an event whose object is
     ``payment_to_dict(payment)`` or, for ``refund.*``, ``refund_to_dict(refund)``, plus one
-    pending message per enabled endpoint subscribed to the type. Other types return None.
-    Does not commit. Raises ``ValueError`` for a ``refund.*`` type without ``refund``.
+    pending message per enabled endpoint subscribed to the type. ``previous`` is that object
+    as it was before the change (serialized the same way): the event keeps what changed as its
+    ``previous_attributes``. Other types return None. Does not commit. Raises ``ValueError``
+    for a ``refund.*`` type without ``refund``.
     """
     if event_type not in EVENT_TYPES:
         return None
@@ -41,6 +60,8 @@ def emit(event_type: str, payment: Payment, refund: Refund | None = None) -> Eve
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,
         data=data,
+        previous_attributes=changed_attributes(previous, data),
+        api_version=API_VERSION,
         created_at=now,
     )
     db.session.add(event)

@@ -40,6 +40,7 @@ from ..models import Payment, Refund, new_id, utcnow
 from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
 from .currencies import amount_step, format_amount
 from .schemas import RefundCreate
+from .serializers import refund_to_dict
 from .states import (
     REFUND_ALLOWED_FROM,
     REFUND_RESERVING,
@@ -224,8 +225,10 @@ def fail_refund(refund_id: str, *, reason: str, source: str) -> Refund:
     assert refund is not None
     payment = lock_payment(refund.payment_id)
     refund = _locked_refund(refund_id)
+    before = refund_to_dict(refund)
     if _set_refund_status(refund, RefundStatus.FAILED, failure_reason=reason[:64]):
-        record(payment, "refund.failed", source=source, refund=refund, data=_refund_data(refund, payment))
+        data = _refund_data(refund, payment)
+        record(payment, "refund.failed", source=source, refund=refund, data=data, previous=before)
     return refund
 
 
@@ -350,6 +353,7 @@ def apply_stripe_refund(
             refund.updated_at = utcnow()
             db.session.flush()
         return refund
+    before = refund_to_dict(refund)
     failure = stripe_refund.get("failure_reason") or (
         "canceled" if target == RefundStatus.CANCELED else "unknown"
     )
@@ -380,6 +384,7 @@ def apply_stripe_refund(
         stripe_event_id=stripe_event_id,
         stripe_object_id=stripe_refund["id"],
         data={**_refund_data(refund, payment), "previous_status": was},
+        previous=before,
     )
     return refund
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..models import Payment, PaymentEvent, Refund, utcnow
 from ..notifications.outbox import emit
+from .serializers import payment_to_dict
 from .states import (
     ALLOWED_FROM,
     REFUND_REVERSED_FROM,
@@ -53,8 +54,10 @@ def record(
     stripe_object_id: str | None = None,
     refund: Refund | None = None,
     data: dict[str, Any] | None = None,
+    previous: dict[str, Any] | None = None,
 ) -> PaymentEvent:
-    """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work."""
+    """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work,
+    and the merchant's event (``previous``: the event's object before the change, see ``emit``)."""
     entry = PaymentEvent(
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,
@@ -66,7 +69,7 @@ def record(
         created_at=utcnow(),
     )
     db.session.add(entry)
-    emit(event_type, payment, refund)  # the merchant's notification, in this same transaction
+    emit(event_type, payment, refund, previous)  # the merchant's notification, in this same transaction
     return entry
 
 
@@ -86,6 +89,7 @@ def move(
     a ``payment.<target>`` timeline entry is added, and True is returned; False means another
     writer got there first or the move would go backwards, and nothing was changed.
     """
+    before = payment_to_dict(payment)  # for the event's previous_attributes
     changes: dict[str, Any] = {"status": target.value, "updated_at": utcnow(), **(values or {})}
     if target in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         changes["live_order_id"] = None
@@ -106,6 +110,7 @@ def move(
         stripe_event_id=stripe_event_id,
         stripe_object_id=stripe_object_id,
         data=data,
+        previous=before,
     )
     return True
 

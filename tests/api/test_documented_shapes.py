@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.api.test_openapi import assert_matches, spec  # noqa: F401  (spec is a fixture)
 from tests.helpers import payment_body
+from tests.payments.conftest import shop, stripe_client  # noqa: F401  (fixtures)
 
 
 def test_api_keys_updates_lists_and_errors_match_the_document(client, merchant, sandbox_ctl, spec):  # noqa: F811
@@ -33,3 +34,10 @@ def test_api_keys_updates_lists_and_errors_match_the_document(client, merchant, 
         client.put("/api/v1/payments", headers=merchant.headers),
     ):
         assert_matches(spec, "Error", response.get_json())
+
+
+def test_events_match_the_document(spec, shop):  # noqa: F811
+    shop.paid()
+    listed = shop.client.get("/api/v1/events", headers=shop.merchant.headers).get_json()
+    assert listed["data"]
+    assert_matches(spec, "ListEvents", listed)
