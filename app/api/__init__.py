@@ -26,7 +26,7 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.error_code"})
 
 @bp.before_request
 def authenticate() -> None:
-    """Resolve ``g.merchant`` from the bearer API key (401 if missing, unknown or revoked)."""
+    """Resolve ``g.merchant`` from the bearer API key (401 if missing, unknown, revoked or expired)."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
     g.merchant = merchant_for_api_key(request.headers.get("Authorization"))
