@@ -10,7 +10,7 @@ TEST_MYSQL_URL ?= mysql+pymysql://root@127.0.0.1/checkout_test
 # Where the web and worker processes of `make run` share their Prometheus samples.
 METRICS_DIR := instance/prometheus
 
-.PHONY: install run test test-sqlite test-mysql services lint
+.PHONY: install run test test-sqlite test-mysql services lint bench
 
 # `make run` (honcho) and `make test` both need the development tools, so both install
 # requirements-dev.txt (which includes requirements.txt); production installs requirements.txt only.
@@ -58,6 +58,12 @@ test-mysql: install
 	TEST_DATABASE_URL=$(TEST_MYSQL_URL) $(BIN)/pytest -q -p no:cacheprovider
 
 lint: install
-	$(BIN)/ruff check app sandbox tests
-	$(BIN)/ruff format --check app sandbox tests
+	$(BIN)/ruff check app sandbox tests bench
+	$(BIN)/ruff format --check app sandbox tests bench
 	$(BIN)/mypy app/payments app/stripe_gateway.py
+
+# The benchmark (issue 9): service vs a bare floor app vs a quickstart-style peer, on MariaDB,
+# against a Stripe stand-in; prints a table. A few minutes; needs wrk (Debian's, installed here).
+bench: install services
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" -eq 0 ]; then apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
+	$(BIN)/python -m bench $(BENCH_ARGS)

@@ -21,6 +21,7 @@ from .merchants import (
     roll_api_key,
 )
 from .models import Merchant
+from .notifications import broker
 from .notifications.endpoints import create_endpoint
 from .notifications.serializers import endpoint_to_dict
 from .notifications.worker import Worker, status_counts
@@ -39,10 +40,11 @@ merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.
     required=True,
     help="A host that success_url/cancel_url may point at (repeat for several).",
 )
-def create_merchant_command(name: str, allowed_domains: tuple[str, ...]) -> None:
+@click.option("--support-email", help="Where shoppers can write with questions; shown on receipts.")
+def create_merchant_command(name: str, allowed_domains: tuple[str, ...], support_email: str | None) -> None:
     """Create a merchant and print {"merchant_id", "api_key"} as JSON (the key is shown once)."""
     try:
-        merchant, key = create_merchant(name, list(allowed_domains))
+        merchant, key = create_merchant(name, list(allowed_domains), support_email)
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps({"merchant_id": merchant.id, "api_key": key}))
@@ -170,6 +172,63 @@ def config_show_command() -> None:
         click.echo(f"{name.ljust(width)}  {value}")
 
 
+events_cli = AppGroup("events", help="Merchant events on the message broker (EVENT_BROKER_URL).")
+
+
+@events_cli.command("consume")
+@click.option("--broker", "url", required=True, help="amqp://user:pass@host:5672/vhost or nats://host:4222")
+@click.option(
+    "--exchange",
+    default=broker.EXCHANGE,
+    show_default=True,
+    help="The AMQP exchange / NATS subject prefix (stream: its upper-case).",
+)
+@click.option(
+    "--queue",
+    default=None,
+    help="A durable AMQP queue / JetStream consumer to read from (default: a temporary one, "
+    "which sees events published from now on).",
+)
+@click.option("--max", "max_count", type=click.IntRange(min=1), default=None, help="Stop after N events.")
+def consume_command(url: str, exchange: str, queue: str | None, max_count: int | None) -> None:
+    """Print each event on the broker as a downstream service receives it, one JSON line
+    ({"message_id", "key", "event"}), acknowledging it; stop after --max N or on Ctrl-C.
+
+    A downstream service needs a few lines of kombu (or nats-py; see the README). The message
+    id is the event id, the same on every retry, so a repeat can be dropped:
+
+    \b
+        queue = Queue("fulfilment", Exchange("payments", "topic", durable=True), "payment.*")
+        with Connection(url) as connection, connection.SimpleQueue(queue) as messages:
+            while True:
+                message = messages.get(block=True)
+                if message.properties["message_id"] not in done:
+                    handle(json.loads(message.body))
+                message.ack()
+    """
+    try:
+        subscription = broker.subscribe(url, exchange=exchange, queue=queue)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--broker / --exchange") from exc
+    received = 0
+    try:
+        with subscription:
+            click.echo(f"listening on {broker.safe_address(url)} ({exchange}); Ctrl-C stops", err=True)
+            while max_count is None or received < max_count:
+                message = subscription.get(timeout=1.0)
+                if message is None:
+                    continue
+                event = json.loads(message.body)
+                click.echo(json.dumps({"message_id": message.message_id, "key": message.key, "event": event}))
+                message.ack()
+                received += 1
+    except KeyboardInterrupt:
+        pass
+    except broker.BrokerError as exc:
+        raise click.ClickException(f"broker {broker.safe_address(url)}: {exc}") from exc
+    click.echo(f"{received} event(s) received", err=True)
+
+
 payments_cli = AppGroup("payments", help="Operate on payments: reconciliation with Stripe.")
 
 
@@ -260,6 +319,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(payments_cli)
     app.cli.add_command(config_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(events_cli)
     if app.config["DEMO_STOREFRONT"]:
         from .demo import demo_cli
 

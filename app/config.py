@@ -118,6 +118,19 @@ SETTINGS: tuple[Setting, ...] = (
         "WORKER_CONCURRENCY", "WORKER_CONCURRENCY", "4",
         "messages one worker delivers at once (threads, each with its own database connection)",
     ),
+    Setting(
+        "EVENT_BROKER_URL", "EVENT_BROKER_URL", "unset: off",
+        "`amqp://user:pass@host:5672//` (RabbitMQ) or `nats://host:4222` (NATS JetStream): the "
+        "worker also publishes every merchant event there", secret=True,
+    ),
+    Setting(
+        "EVENT_BROKER_EXCHANGE", "EVENT_BROKER_EXCHANGE", "`payments`",
+        "the AMQP topic exchange (the NATS subjects are `payments.<event type>` in stream `PAYMENTS`)",
+    ),
+    Setting(
+        "EVENT_BROKER_TIMEOUT", "EVENT_BROKER_TIMEOUT", "5",
+        "seconds a broker connect or publish may take before the worker backs off",
+    ),
 )  # fmt: skip
 
 
@@ -213,6 +226,9 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "WEBHOOK_ALLOW_PRIVATE_URLS": env.get("WEBHOOK_ALLOW_PRIVATE_URLS") == "1",
         "WEBHOOK_ATTEMPT_DEADLINE": float(env.get("WEBHOOK_ATTEMPT_DEADLINE") or 10),
         "WORKER_CONCURRENCY": _int(env, "WORKER_CONCURRENCY", 4),
+        "EVENT_BROKER_URL": env.get("EVENT_BROKER_URL") or None,
+        "EVENT_BROKER_EXCHANGE": env.get("EVENT_BROKER_EXCHANGE") or "payments",
+        "EVENT_BROKER_TIMEOUT": float(env.get("EVENT_BROKER_TIMEOUT") or 5),
         "WEBHOOK_RETRY_SCHEDULE": [int(s) for s in _split(env.get("WEBHOOK_RETRY_SCHEDULE"))]
         or DEFAULT_RETRY_SCHEDULE,
     }

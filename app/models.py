@@ -77,6 +77,8 @@ class Merchant(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(sa.String(200))
     allowed_domains: Mapped[list[str]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Where shoppers write with questions about a payment; shown on the receipt (None: not shown).
+    support_email: Mapped[str | None] = mapped_column(sa.String(254), nullable=True)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
 
@@ -149,6 +151,12 @@ class Payment(db.Model):  # type: ignore[name-defined]
     gateway_unavailable_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The Stripe payment method types the merchant asked for (``["card", "alipay"]``); None:
+    #: Stripe's dynamic payment methods (app.payments.payment_methods).
+    payment_method_types: Mapped[list[str] | None] = mapped_column(sa.JSON, nullable=True)
+    #: What the shopper paid with, from the charge once the payment succeeded:
+    #: ``{"type": "card", "card": {"brand": "visa", "last4": "4242"}}``.
+    payment_method_details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
 
     merchant: Mapped[Merchant] = relationship()
 
@@ -231,7 +239,10 @@ class Event(db.Model):  # type: ignore[name-defined]
     refund object exactly as the API returned it at that moment."""
 
     __tablename__ = "events"
-    __table_args__ = (sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),)
+    __table_args__ = (
+        sa.Index("ix_events_merchant_created", "merchant_id", "created_at", "id"),
+        sa.Index("ix_events_broker_due", "broker_published_at", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(binary_string(32), primary_key=True, default=lambda: new_id("evt"))
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
@@ -245,6 +256,12 @@ class Event(db.Model):  # type: ignore[name-defined]
     previous_attributes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
     #: The API version (``app.notifications.serializers.API_VERSION``) ``data`` was rendered with.
     api_version: Mapped[str] = mapped_column(sa.String(16), server_default="2026-11-21")
+    # Publication to the message broker (``EVENT_BROKER_URL``; app.notifications.publisher):
+    # null until the broker confirmed it; a publisher claims the event with a lease as the
+    # worker claims messages, and on failure leaves ``broker_locked_until`` as the next try.
+    broker_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    broker_locked_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    broker_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class WebhookEndpoint(db.Model):  # type: ignore[name-defined]

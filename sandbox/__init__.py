@@ -59,7 +59,12 @@ and ``expand[]`` (``payment_intent``,
   ``GET /v1/customers/<id>``
 * ``POST /v1/checkout/sessions`` (``mode=payment``; ``line_items[][price]`` (an active
   Price id) or ``line_items[][price_data]`` with ``product`` or ``product_data``;
-  ``customer`` or ``customer_creation=always|if_required``; ``ui_mode=hosted_page``),
+  ``customer`` or ``customer_creation=always|if_required``; ``ui_mode=hosted_page``;
+  ``payment_method_types`` among card, link, alipay, us_bank_account, sepa_debit, ideal,
+  bancontact, eps, p24, each with the currencies Stripe allows (alipay: aud cad cny eur gbp hkd
+  jpy myr nzd sgd usd; us_bank_account: usd; sepa_debit, ideal, bancontact, eps: eur; p24: eur
+  pln; card, link: any), else 400 naming ``payment_method_types``; without it, card and
+  us_bank_account for usd, card otherwise, as if the Dashboard said so),
   ``GET /v1/checkout/sessions[?payment_intent=&status=&customer=]``,
   ``GET /v1/checkout/sessions/<id>``, ``POST /v1/checkout/sessions/<id>/expire``,
   ``GET /v1/checkout/sessions/<id>/line_items``
@@ -79,6 +84,10 @@ Stripe sends them along each flow:
   ``checkout.session.completed``, ``charge.updated`` (balance transaction attached);
 * card declined: (``payment_intent.created``), ``charge.failed``,
   ``payment_intent.payment_failed``;
+* redirect method (alipay, ideal) authorized: ``payment_intent.created``,
+  ``payment_intent.requires_action``, then ``charge.succeeded``, ``payment_intent.succeeded``,
+  ``checkout.session.completed``, ``charge.updated``; failed: ``charge.failed``,
+  ``payment_intent.payment_failed`` (the session stays open);
 * bank debit: ``payment_intent.created``, ``charge.pending``,
   ``payment_intent.processing``, ``checkout.session.completed``; then either
   ``charge.succeeded``, ``payment_intent.succeeded``,
@@ -99,12 +108,25 @@ account" button. Success redirects (303) to ``success_url`` with
 ``{CHECKOUT_SESSION_ID}`` filled in; a decline re-renders the page with a
 ``role="alert"`` message. ``metadata[merchant_name]`` sets the merchant shown.
 
+The page offers the session's methods it can simulate (a radio each when there are several:
+"Card", "US bank account", "Alipay", "iDEAL"); other accepted types are listed as not
+simulated. Alipay and iDEAL are redirect methods: "Pay with Alipay" / "Pay with iDEAL" sends
+the shopper (303) to ``/authorize/<nonce>``, the sandbox's stand-in for the wallet's or bank's
+page, where "Authorize test payment" pays the session and redirects to ``success_url``, and
+"Fail test payment" fails the attempt and redirects back to ``/pay/<session_id>?redirect_status=failed``
+(Checkout's "We are unable to authenticate your payment method..." alert; the session stays
+open, the shopper may pay another way). The PaymentIntent is ``requires_action`` with a
+``redirect_to_url`` next action while the shopper is away; a page left behind by a later
+attempt answers 404.
+
 Control endpoints (no auth; JSON or form bodies; JSON answers)
 --------------------------------------------------------------
 * ``POST /_sandbox/checkout/sessions/<id>/pay`` -- ``card_number`` (default
   4242424242424242), ``email``, ``name``, optional ``exp`` (MM/YY) and ``cvc``; or
   ``payment_method=us_bank_account`` with ``account_number`` (default
-  000123456789) and ``routing_number`` (default 110000000). Answers
+  000123456789) and ``routing_number`` (default 110000000); or
+  ``payment_method=alipay|ideal`` with ``outcome=authorize`` (default) or ``fail``, the two
+  buttons of the wallet/bank page. Answers
   ``{"session": {...}, "error": null | {...}}`` with 200 even for declines
   (400 if the session is not open, 404 if unknown).
 * ``POST /_sandbox/clock/advance`` -- ``seconds``; moves the sandbox clock, then
@@ -170,6 +192,14 @@ The session completes unpaid with the PaymentIntent ``processing``, then after
 * 000123456789 (and any other account number): succeeds.
 * 000111111116: fails with ``no_account``; 000111111113: ``account_closed``;
   000222222227: ``insufficient_funds``; 000333333335: ``debit_not_authorized``.
+
+Redirect methods (alipay in any of its currencies, ideal in eur), as on Stripe's test
+redirect page: "Authorize test payment" (control: ``outcome=authorize``) succeeds at once,
+with ``payment_method_details`` of type ``alipay`` (``buyer_id``, ``fingerprint``,
+``transaction_id``) or ``ideal`` (bank ``ing``, BIC ``INGBNL2A``, ``iban_last4`` 5264,
+``verified_name``); "Fail test payment" (``outcome=fail``) fails with
+``payment_intent_authentication_failure``, the PaymentIntent back in
+``requires_payment_method`` and the session open.
 """
 
 from .app import create_app

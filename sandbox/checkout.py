@@ -7,7 +7,22 @@ from .wire import get_bool, get_currency, get_email, get_int, get_metadata, get_
 
 MIN_LIFETIME = 30 * 60
 MAX_LIFETIME = 24 * 60 * 60
-PAYMENT_METHOD_TYPES = ("card", "us_bank_account")
+# Payment method types the sandbox accepts, with the currencies Stripe allows for each (None:
+# every currency; Stripe's "Payment method support", "Country and currency support"). Only card,
+# us_bank_account, alipay and ideal can be paid on the hosted page; the others are accepted as
+# Stripe would and shown as not simulated.
+PAYMENT_METHOD_CURRENCIES = {
+    "card": None,
+    "link": None,
+    "alipay": ("aud", "cad", "cny", "eur", "gbp", "hkd", "jpy", "myr", "nzd", "sgd", "usd"),
+    "us_bank_account": ("usd",),
+    "sepa_debit": ("eur",),
+    "ideal": ("eur",),
+    "bancontact": ("eur",),
+    "eps": ("eur",),
+    "p24": ("eur", "pln"),
+}
+PAYMENT_METHOD_TYPES = tuple(PAYMENT_METHOD_CURRENCIES)
 _CREATE_PARAMS = {
     "mode",
     "line_items",
@@ -221,11 +236,13 @@ def _payment_method_types(params, currency):
                 f"payment_method_types[{index}]",
                 f"The sandbox supports payment method types {', '.join(PAYMENT_METHOD_TYPES)}; got `{kind}`.",
             )
-    if "us_bank_account" in types and currency != "usd":
-        raise invalid_param(
-            "payment_method_types",
-            f"The payment method `us_bank_account` does not support the currency `{currency}`.",
-        )
+    for kind in types:
+        currencies = PAYMENT_METHOD_CURRENCIES[kind]
+        if currencies is not None and currency not in currencies:
+            raise invalid_param(
+                "payment_method_types",
+                f"The payment method `{kind}` does not support the currency `{currency}`.",
+            )
     return list(dict.fromkeys(types))
 
 

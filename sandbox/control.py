@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from .errors import StripeError
 from .faults import FaultError
-from .payments import pay_with_bank_account, pay_with_card
+from .payments import REDIRECT_METHODS, pay_with_bank_account, pay_with_card, pay_with_redirect
 
 control = Blueprint("control", __name__, url_prefix="/_sandbox")
 
@@ -37,10 +37,24 @@ def health():
 
 @control.post("/checkout/sessions/<session_id>/pay")
 def pay(session_id):
-    """Pay like the hosted form would; declines still answer 200 with ``error`` set."""
+    """Pay like the hosted form would (``payment_method``: card, us_bank_account, or a redirect
+    method with ``outcome`` authorize / fail); declines still answer 200 with ``error`` set."""
     params = _params()
     email = params.get("email") or None
-    if params.get("payment_method", "card") == "us_bank_account":
+    method = params.get("payment_method", "card")
+    if method in REDIRECT_METHODS:
+        outcome = params.get("outcome", "authorize")
+        if outcome not in ("authorize", "fail"):
+            raise StripeError("`outcome` must be `authorize` or `fail`.", param="outcome")
+        error = pay_with_redirect(
+            _state(),
+            session_id,
+            method=method,
+            email=email,
+            name=params.get("name"),
+            authorize=outcome == "authorize",
+        )
+    elif method == "us_bank_account":
         error = pay_with_bank_account(
             _state(),
             session_id,

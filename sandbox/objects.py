@@ -321,6 +321,30 @@ def bank_details(account_number, routing_number):
     }
 
 
+def redirect_details(method, fingerprint, name):
+    """``payment_method_details`` for a redirect method's charge (``alipay`` or ``ideal``).
+
+    ``name`` is the shopper's name as the bank verified it (iDEAL); the sandbox's test bank is ING.
+    """
+    if method == "alipay":
+        details = {
+            "buyer_id": "2088" + new_id("", 12),
+            "fingerprint": fingerprint,
+            "transaction_id": "2026" + new_id("", 24),
+        }
+    else:
+        details = {
+            "bank": "ing",
+            "bic": "INGBNL2A",
+            "generated_sepa_debit": None,
+            "generated_sepa_debit_mandate": None,
+            "iban_last4": "5264",
+            "transaction_id": new_id("", 12),
+            "verified_name": name,
+        }
+    return {"type": method, method: details}
+
+
 def outcome(network_status, kind, seller_message, reason=None):
     """A charge ``outcome`` hash."""
     return {

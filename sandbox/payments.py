@@ -51,6 +51,17 @@ BANK_ACCOUNTS = {
 }
 
 
+# Redirect methods: the shopper authorizes (or fails) the payment on the wallet's or bank's page.
+# Failing there is what Stripe's test redirect page's "Fail test payment" does: the PaymentIntent
+# returns to requires_payment_method with this error and the Checkout Session stays open.
+REDIRECT_METHODS = ("alipay", "ideal")
+AUTHENTICATION_FAILURE = (
+    "payment_intent_authentication_failure",
+    "The provided PaymentMethod has failed authentication. You can provide payment_method_data or a "
+    "new PaymentMethod to attempt to fulfill this PaymentIntent again.",
+)
+
+
 def _card_error(code, message, param=None, decline_code=None):
     return StripeError(
         message, status=402, type="card_error", code=code, param=param, decline_code=decline_code
@@ -93,6 +104,8 @@ def pay_with_card(state, session_id, *, number, email, name=None, expiry=None, c
     with state.lock:
         session = payable_session(state, session_id)
         email = email or session["customer_email"]
+        if "card" not in session["payment_method_types"]:
+            return _not_accepted("card")
         intent = _attempt_intent(state, session)
         if "decline" not in card and state.decline_random.random() < state.decline_rate:
             card = {**card, "decline": ("card_declined", "generic_decline", _DECLINED)}
@@ -142,10 +155,7 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
         session = payable_session(state, session_id)
         email = email or session["customer_email"]
         if "us_bank_account" not in session["payment_method_types"]:
-            return StripeError(
-                "This Checkout Session does not accept US bank account payments.",
-                param="payment_method_types",
-            )
+            return _not_accepted("us_bank_account")
         intent = _attempt_intent(state, session)
         charge = _new_charge(state, intent, email, name, objects.bank_details(account_number, routing_number))
         charge["outcome"] = objects.outcome("approved_by_network", "authorized", "Payment complete.")
@@ -159,6 +169,102 @@ def pay_with_bank_account(state, session_id, *, routing_number, account_number, 
         state.emit("payment_intent.processing", intent)
         state.emit("checkout.session.completed", session)
         return None
+
+
+def _not_accepted(method):
+    return StripeError(
+        f"This Checkout Session does not accept `{method}` payments.", param="payment_method_types"
+    )
+
+
+def start_redirect(state, session_id, *, method, email, name=None):
+    """The shopper chose a redirect method (``alipay``, ``ideal``): the PaymentIntent now
+    ``requires_action`` (``payment_intent.requires_action``) with a ``redirect_to_url`` next
+    action; returns the URL of the sandbox's wallet/bank page, or a StripeError."""
+    with state.lock:
+        session = payable_session(state, session_id)
+        if method not in REDIRECT_METHODS or method not in session["payment_method_types"]:
+            return _not_accepted(method)
+        intent = _attempt_intent(state, session)
+        nonce = objects.new_id("pa_nonce_")
+        url = f"{state.public_url}/authorize/{nonce}"
+        state.redirects[nonce] = {
+            "session": session_id,
+            "intent": intent["id"],
+            "method": method,
+            "email": email or session["customer_email"],
+            "name": name,
+        }
+        intent.update(
+            status="requires_action",
+            payment_method=objects.new_id("pm_1"),
+            last_payment_error=None,
+            next_action={
+                "type": "redirect_to_url",
+                "redirect_to_url": {"return_url": session["success_url"], "url": url},
+            },
+        )
+        state.emit("payment_intent.requires_action", intent)
+        return url
+
+
+def pending_redirect(state, nonce):
+    """The pending redirect payment behind a wallet/bank page, with its session and PaymentIntent
+    (``{"method", "session", "intent", ...}``), or None if it is unknown or no longer pending."""
+    with state.lock:
+        redirect = state.redirects.get(nonce)
+        if redirect is None:
+            return None
+        intent = state.payment_intents[redirect["intent"]]
+        action = intent.get("next_action") or {}
+        if intent["status"] != "requires_action" or not action.get("redirect_to_url", {}).get(
+            "url", ""
+        ).endswith(nonce):
+            return None  # the shopper paid another way or started another redirect since
+        return {**redirect, "session": state.sessions[redirect["session"]], "intent": intent}
+
+
+def finish_redirect(state, nonce, *, authorize):
+    """The wallet/bank answered: ``authorize`` pays the session like a card (``charge.succeeded``,
+    ``payment_intent.succeeded``, ``checkout.session.completed``); otherwise the charge fails
+    with ``payment_intent_authentication_failure`` and the session stays open. Returns
+    ``(session_id, None)`` or ``(session_id or None, StripeError)``."""
+    with state.lock:
+        redirect = pending_redirect(state, nonce)
+        if redirect is None:
+            return None, StripeError("This payment is no longer awaiting authorization.")
+        session, intent = redirect["session"], redirect["intent"]
+        try:
+            payable_session(state, session["id"])
+        except StripeError as error:
+            return session["id"], error
+        del state.redirects[nonce]
+        payment_method = intent["payment_method"]
+        details = objects.redirect_details(
+            redirect["method"], _fingerprint(redirect["email"] or nonce), redirect["name"]
+        )
+        charge = _new_charge(state, intent, redirect["email"], redirect["name"], details)
+        charge["payment_method"] = payment_method
+        intent["next_action"] = None
+        if not authorize:
+            code, message = AUTHENTICATION_FAILURE
+            _fail_charge(state, charge, intent, code, message, "invalid_request_error")
+            return session["id"], StripeError(message, code=code)
+        _complete_session(state, session, intent, charge, redirect["email"], redirect["name"], paid=True)
+        _succeed_charge(state, charge, intent)
+        state.emit("checkout.session.completed", session)
+        _attach_balance_transaction(state, charge)
+        return session["id"], None
+
+
+def pay_with_redirect(state, session_id, *, method, email, name=None, authorize=True):
+    """:func:`start_redirect` and :func:`finish_redirect` in one go (the control endpoint):
+    returns None when paid, else the StripeError."""
+    url = start_redirect(state, session_id, method=method, email=email, name=name)
+    if isinstance(url, StripeError):
+        return url
+    _, error = finish_redirect(state, url.rsplit("/", 1)[1], authorize=authorize)
+    return error
 
 
 def settle_due(state):
@@ -231,6 +337,7 @@ def _new_charge(state, intent, email, name, details):
     charge["customer"] = intent["customer"]
     state.charges[charge["id"]] = charge
     intent["latest_charge"] = charge["id"]
+    intent["next_action"] = None  # a new attempt replaces a pending redirect
     return charge
 
 

@@ -50,6 +50,8 @@ class SandboxState:
         self.intent_data = {}
         # payment_intent id -> (settle_at, failure or None) for bank debits in flight
         self.settlements = {}
+        # redirect nonce -> the pending redirect payment (alipay, ideal) awaiting the wallet's answer
+        self.redirects = {}
         # charge ids paid with a card whose refunds fail; refund ids awaiting failure
         self.refund_failing_charges = set()
         self.refunds_to_fail = []

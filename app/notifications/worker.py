@@ -51,6 +51,7 @@ from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint, utc
 from ..scheduler import PeriodicJob, run_due_jobs
 from .delivery import ATTEMPT_DEADLINE, Message, Outcome, send
 from .endpoints import signing_secrets
+from .publisher import start_publishing
 from .serializers import event_to_dict
 
 log = logging.getLogger(__name__)
@@ -288,6 +289,7 @@ class Worker:
         first_backoff, max_backoff = ERROR_BACKOFF
         backoff = first_backoff
         log.info("worker %s started", self.name)
+        start_publishing(self.name, self._stop)  # EVENT_BROKER_URL: events to the broker, in a thread
         while not self.stopping:
             try:
                 if jobs:

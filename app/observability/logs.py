@@ -21,6 +21,7 @@ import time
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from flask import Flask, Response, g, has_request_context, request
 from structlog.contextvars import bind_contextvars, clear_contextvars
@@ -57,7 +58,12 @@ def _request_ids(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
         event_dict.setdefault("request_id", g.get("request_id"))
         merchant = g.get("merchant")
         if merchant is not None:
-            event_dict.setdefault("merchant_id", merchant.id)
+            # The key from the identity map, never an attribute: a commit expires the instance,
+            # and reloading it here would query the database inside the logging handler's lock
+            # (on SQLite a BEGIN IMMEDIATE, deadlocked with any writer that logs meanwhile).
+            identity = sa.inspect(merchant).identity
+            if identity:
+                event_dict.setdefault("merchant_id", identity[0])
         payment_id = (request.view_args or {}).get("payment_id")
         if payment_id:
             event_dict.setdefault("payment_id", payment_id)

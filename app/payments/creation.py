@@ -112,6 +112,7 @@ def _insert_pending(merchant: Merchant, request: PaymentCreate, public_base_url:
         expires_at=now + timedelta(seconds=request.expires_in),
         request_fingerprint=request.fingerprint(),
         stripe_idempotency_key=f"checkout-session-{payment_id}",
+        payment_method_types=request.payment_method_types,
         created_at=now,
         updated_at=now,
     )
@@ -161,6 +162,8 @@ def _session_params(payment: Payment) -> dict[str, Any]:
     }
     if payment.customer_email:
         params["customer_email"] = payment.customer_email
+    if payment.payment_method_types:  # else Stripe's dynamic payment methods apply
+        params["payment_method_types"] = payment.payment_method_types
     return params
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ..extensions import db
 from ..models import Payment, PaymentEvent, utcnow
+from .payment_methods import details_from_charge
 from .states import PaymentStatus
 from .transitions import move, record
 
@@ -93,7 +94,8 @@ def apply_checkout_session(
 
     - ``complete`` and ``paid`` (or ``no_payment_required``): after checking that the
       session's ``amount_total`` and ``currency`` match ours, move to ``succeeded`` setting
-      ``paid_at`` and ``fulfilled_at`` (and clearing ``failure``: Stripe clears the intent's
+      ``paid_at``, ``fulfilled_at`` and ``payment_method_details`` (what paid, from the
+      expanded latest charge), clearing ``failure`` (Stripe clears the intent's
       ``last_payment_error`` on success), and record ``payment.fulfilled`` — once. A mismatch
       is recorded as ``payment.amount_mismatch`` and nothing is fulfilled.
     - ``complete`` and ``unpaid`` (a delayed payment method such as a US bank debit, Stripe's
@@ -105,6 +107,9 @@ def apply_checkout_session(
         ``last_payment_error`` (else the failed charge, else ``payment_failed``);
       - otherwise move to ``processing`` (no fulfilment yet).
     - ``expired``: move to ``expired``.
+
+    A ``complete`` session also gives the payment the shopper's email
+    (``customer_details.email``) when the merchant did not send ``customer_email``.
 
     Moves only go forward (:mod:`app.payments.states`), so a stale or repeated session changes
     nothing. Works inside the caller's unit of work (does not commit). Returns the payment, or
@@ -120,6 +125,8 @@ def apply_checkout_session(
     if intent_id:
         ids["stripe_payment_intent_id"] = intent_id
     common = {"source": source, "stripe_event_id": stripe_event_id, "stripe_object_id": session["id"]}
+    if session.get("status") == "complete":
+        _store_customer_email(payment, session)
 
     if session.get("status") == "complete" and session.get("payment_status") in (
         "paid",
@@ -143,12 +150,8 @@ def apply_checkout_session(
             )
             return payment
         now = utcnow()
-        if move(
-            payment,
-            PaymentStatus.SUCCEEDED,
-            values={**ids, **_NO_FAILURE, "paid_at": now, "fulfilled_at": now},
-            **common,
-        ):
+        paid = {"paid_at": now, "fulfilled_at": now, "payment_method_details": _method_details(session)}
+        if move(payment, PaymentStatus.SUCCEEDED, values={**ids, **_NO_FAILURE, **paid}, **common):
             record(payment, "payment.fulfilled", **common)
     elif session.get("status") == "complete":
         intent = session.get("payment_intent")
@@ -172,6 +175,29 @@ def apply_checkout_session(
     elif session.get("status") == "expired":
         move(payment, PaymentStatus.EXPIRED, values=ids, **common)
     return payment
+
+
+def _method_details(session: dict[str, Any]) -> dict[str, Any] | None:
+    """What the shopper paid with, from the expanded PaymentIntent's latest charge (None when
+    the session was not retrieved with ``payment_intent.latest_charge`` expanded)."""
+    intent = session.get("payment_intent")
+    return details_from_charge(intent.get("latest_charge")) if isinstance(intent, dict) else None
+
+
+def _store_customer_email(payment: Payment, session: dict[str, Any]) -> None:
+    """Keep the email the shopper typed on Stripe's page (the session's
+    ``customer_details.email``) when the merchant gave no ``customer_email``: a conditional
+    UPDATE, so the merchant's address and an earlier copy are never overwritten."""
+    email = (session.get("customer_details") or {}).get("email")
+    if not isinstance(email, str) or not email or len(email) > 254:
+        return
+    db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.customer_email.is_(None))
+        .values(customer_email=email)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
 
 
 def _failure_data(failure: dict[str, Any]) -> dict[str, Any]:

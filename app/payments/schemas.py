@@ -37,6 +37,8 @@ from app.payments.currencies import (
     format_amount,
     minimum_charge,
 )
+from app.payments.payment_methods import TYPES as PAYMENT_METHOD_TYPES
+from app.payments.payment_methods import currency_problem
 
 EVENT_TYPES = (
     "payment.succeeded",
@@ -117,6 +119,10 @@ class PaymentCreate(_Strict):
     metadata: Metadata = Field(default_factory=dict)
     expires_in: StrictInt = Field(default=86_400, ge=1_800, le=86_400)
     """Seconds until the Checkout Session expires (Stripe allows 30 minutes to 24 hours)."""
+    payment_method_types: list[StrictStr] | None = Field(
+        default=None, min_length=1, max_length=len(PAYMENT_METHOD_TYPES)
+    )
+    """Stripe payment method types offered to the shopper; None: Stripe's dynamic payment methods."""
 
     @field_validator("currency", mode="before")
     @classmethod
@@ -175,6 +181,20 @@ class PaymentCreate(_Strict):
             )
         return items
 
+    @field_validator("payment_method_types")
+    @classmethod
+    def _payment_method_types(cls, types: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        currency = info.data.get("currency")
+        if types is None or currency is None:  # a bad currency is already reported
+            return types
+        problem = currency_problem(types, currency)
+        if problem is not None:
+            index, message = problem
+            raise PydanticCustomError(
+                "payment_method_type_invalid", message, {"param": f"payment_method_types[{index}]"}
+            )
+        return types
+
     @field_validator("success_url", "cancel_url")
     @classmethod
     def _redirect_url(cls, url: str, info: ValidationInfo) -> str:
@@ -197,8 +217,11 @@ class PaymentCreate(_Strict):
     def fingerprint(self) -> str:
         """SHA-256 hex digest of the canonical JSON of this request (sorted keys, defaults
         filled in), to tell an idempotent retry from a different request with the same key."""
+        # Requests without payment_method_types keep the fingerprint they had before the field
+        # existed, so a retry across an upgrade is still recognised as the same request.
+        omit = {"payment_method_types"} if self.payment_method_types is None else None
         canonical = json.dumps(
-            self.model_dump(mode="json"),
+            self.model_dump(mode="json", exclude=omit),
             sort_keys=True,
             separators=(",", ":"),
             ensure_ascii=False,
@@ -296,9 +319,12 @@ def parse_payment_create(body: object, allowed_domains: Collection[str]) -> Paym
     ``{name: 1-250 chars, unit_amount: int >= 0, quantity: 1-10000}``), ``success_url`` and
     ``cancel_url`` (https, host exactly one of ``allowed_domains``; http only for localhost,
     127.0.0.1 and [::1]; no credentials; at most 2048 chars), and optionally
-    ``customer_email``, ``metadata`` (Stripe's limits) and ``expires_in`` (1800-86400 s,
-    default 86400). The total must lie between ``minimum_charge(currency)`` and 99,999,999
-    minor units; three-decimal amounts must end in 0.
+    ``customer_email``, ``metadata`` (Stripe's limits), ``expires_in`` (1800-86400 s,
+    default 86400) and ``payment_method_types`` (1 or more of
+    ``app.payments.payment_methods.TYPES``, each once, each accepting the currency: Stripe's
+    rules, e.g. ``ideal`` takes ``eur`` only; ``param`` is then ``payment_method_types[i]``).
+    The total must lie between ``minimum_charge(currency)`` and 99,999,999 minor units;
+    three-decimal amounts must end in 0.
 
     Raises ``InvalidRequest`` (param = path of the first invalid field, ``None`` when the body
     is not an object).

@@ -16,7 +16,12 @@ def rfc3339(moment: datetime | None) -> str | None:
 
 
 def payment_to_dict(payment: Payment) -> dict[str, Any]:
-    """The payment object as the API returns it (amounts in minor units, times RFC 3339 UTC)."""
+    """The payment object as the API returns it (amounts in minor units, times RFC 3339 UTC).
+
+    ``payment_method_types`` is the merchant's choice (None: Stripe's dynamic payment methods);
+    ``payment_method_details`` what paid, ``{"type": "card", "card": {"brand", "last4"}}``
+    (Stripe's charge shape, cut down), None until the payment succeeded.
+    """
     failure = None
     if payment.failure_code or payment.failure_message:
         failure = {
@@ -43,6 +48,8 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
         "paid_at": rfc3339(payment.paid_at),
         "fulfilled_at": rfc3339(payment.fulfilled_at),
         "failure": failure,
+        "payment_method_types": payment.payment_method_types,
+        "payment_method_details": payment.payment_method_details,
     }
 
 

@@ -1,7 +1,7 @@
 """API keys that expire (rolled keys); events with previous_attributes and api_version
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0009
 Create Date: 2026-11-21 13:00:00
 
 """
@@ -15,7 +15,7 @@ DATETIME = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql")
 
 # revision identifiers, used by Alembic.
 revision = '0008'
-down_revision = '0005'
+down_revision = '0009'
 branch_labels = None
 depends_on = None
 

@@ -5,10 +5,8 @@ phone (390 px) and a desktop (1280 px): no serious or critical violation."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
 from app.extensions import db
 from app.models import Merchant, Payment
@@ -16,6 +14,7 @@ from app.notifications.endpoints import create_endpoint
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
 from app.payments.transitions import move
+from tests.browser.axe import violations
 from tests.dashboard.support import (  # noqa: F401  (fixtures)
     PASSWORD,
     _fresh_signin_limits,
@@ -25,19 +24,6 @@ from tests.dashboard.support import (  # noqa: F401  (fixtures)
 )
 
 pytestmark = pytest.mark.browser
-
-AXE = Path(__file__).parent / "vendor" / "axe.min.js"
-
-
-def violations(page: Page) -> list[str]:
-    """Serious and critical axe violations on the page, as readable lines."""
-    page.add_script_tag(path=str(AXE))
-    found = page.evaluate("async () => (await axe.run(document)).violations")
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in found
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 @pytest.fixture
@@ -63,7 +49,8 @@ def shop(app, merchant):
 
 
 @pytest.mark.parametrize("width", [390, 1280])
-def test_every_dashboard_page_passes_axe(page, shop, merchant, make_user, live_server, width):
+def test_every_dashboard_page_passes_axe(axe_page, shop, merchant, make_user, live_server, width):
+    page = axe_page
     page.set_viewport_size({"width": width, "height": 900})
     base = f"{live_server}/dashboard"
     page.goto(f"{base}/signin")

@@ -211,7 +211,7 @@ def test_no_session_id_or_query_string_in_gunicorn_logs(gunicorn):
     assert "session_id=" not in log and secret not in log  # ... without their query strings
 
 
-def test_gunicorn_error_path_messages_lose_their_query_strings(tmp_path):
+def test_gunicorn_error_path_messages_lose_their_query_strings(tmp_path, monkeypatch):
     """gunicorn logs ``Error handling request <uri>`` (with the query) when an exception escapes
     the application, e.g. from a teardown while the database is down; its logger cuts it."""
     import importlib.util
@@ -221,6 +221,9 @@ def test_gunicorn_error_path_messages_lose_their_query_strings(tmp_path):
     spec = importlib.util.spec_from_file_location("gunicorn_conf", ROOT / "gunicorn.conf.py")
     assert spec is not None and spec.loader is not None
     conf = importlib.util.module_from_spec(spec)
+    # Loading the config sets PROMETHEUS_MULTIPROC_DIR, which would put this process's metrics in
+    # multiprocess mode for every later test: give it a value of its own, undone afterwards.
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "metrics"))
     spec.loader.exec_module(conf)
     cfg = Config()
     cfg.set("errorlog", str(tmp_path / "error.log"))

@@ -63,6 +63,7 @@ def test_hsts_only_in_production(monkeypatch, tmp_path):
         "STRIPE_WEBHOOK_SECRET": "whsec_x",
         "RATELIMIT_STORAGE_URI": "memory://",
         "DATABASE_URL": f"sqlite:///{tmp_path}/prod.sqlite3",
+        "PUBLIC_BASE_URL": "https://pay.example",
     }.items():
         monkeypatch.setenv(name, value)
     production = create_app({"APP_ENV": "production"})
