@@ -12,7 +12,14 @@ from flask.cli import AppGroup, with_appcontext
 from .config import effective_settings
 from .errors import InvalidRequest, ServiceError
 from .extensions import db
-from .merchants import create_merchant
+from .merchants import (
+    api_key_to_dict,
+    create_api_key,
+    create_merchant,
+    list_api_keys,
+    revoke_api_key,
+    roll_api_key,
+)
 from .models import Merchant
 from .notifications import broker
 from .notifications.endpoints import create_endpoint
@@ -54,14 +61,72 @@ def create_merchant_command(name: str, allowed_domains: tuple[str, ...], support
 )
 def add_webhook_command(merchant_id: str, url: str, events: tuple[str, ...]) -> None:
     """Register a webhook endpoint for MERCHANT_ID and print it as JSON, with its secret (shown once)."""
-    merchant = db.session.get(Merchant, merchant_id)
-    if merchant is None:
-        raise click.UsageError(f"No such merchant: {merchant_id!r}.")
+    merchant = _merchant_or_exit(merchant_id)
     try:
         endpoint, secret = create_endpoint(merchant, {"url": url, "enabled_events": list(events) or ["*"]})
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps(endpoint_to_dict(endpoint, secret=secret)))
+
+
+@merchants_cli.group("keys")
+def keys_cli() -> None:
+    """Manage a merchant's API keys (as ``/api/v1/api_keys`` does): create, list, revoke, roll."""
+
+
+def _merchant_or_exit(merchant_id: str) -> Merchant:
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise click.UsageError(f"No such merchant: {merchant_id!r}.")
+    return merchant
+
+
+@keys_cli.command("create")
+@click.argument("merchant_id")
+def keys_create_command(merchant_id: str) -> None:
+    """Create an API key for MERCHANT_ID and print it as JSON, with its ``secret`` (shown once)."""
+    key, secret = create_api_key(_merchant_or_exit(merchant_id).id)
+    click.echo(json.dumps(api_key_to_dict(key, secret=secret)))
+
+
+@keys_cli.command("list")
+@click.argument("merchant_id")
+def keys_list_command(merchant_id: str) -> None:
+    """Print MERCHANT_ID's keys, newest first, one JSON object a line (prefixes only)."""
+    for key in list_api_keys(_merchant_or_exit(merchant_id).id):
+        click.echo(json.dumps(api_key_to_dict(key)))
+
+
+@keys_cli.command("revoke")
+@click.argument("merchant_id")
+@click.argument("key_id")
+def keys_revoke_command(merchant_id: str, key_id: str) -> None:
+    """Revoke KEY_ID (``key_…``) of MERCHANT_ID at once; print the key as JSON."""
+    try:
+        key = revoke_api_key(_merchant_or_exit(merchant_id).id, key_id)
+    except ServiceError as exc:
+        raise click.UsageError(exc.message) from exc
+    click.echo(json.dumps(api_key_to_dict(key)))
+
+
+@keys_cli.command("roll")
+@click.argument("merchant_id")
+@click.argument("key_id")
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=0, max=7 * 86_400),
+    default=0,
+    show_default=True,
+    help="Seconds the old key keeps working (at most 7 days).",
+)
+def keys_roll_command(merchant_id: str, key_id: str, expires_in: int) -> None:
+    """Replace KEY_ID of MERCHANT_ID with a new key (printed as JSON with its ``secret``, shown
+    once); the old key keeps working --expires-in seconds."""
+    try:
+        key, secret = roll_api_key(_merchant_or_exit(merchant_id).id, key_id, expires_in)
+    except ServiceError as exc:
+        raise click.UsageError(exc.message) from exc
+    click.echo(json.dumps(api_key_to_dict(key, secret=secret)))
 
 
 @click.group("worker", cls=AppGroup, invoke_without_command=True)

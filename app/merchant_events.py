@@ -18,6 +18,10 @@ import sqlalchemy as sa
 from .extensions import db
 from .models import Event, EventDelivery, Payment, Refund, WebhookEndpoint, new_id, utcnow
 
+#: The version of the API's object shapes, dated as Stripe's are; every event names the one its
+#: ``data`` was rendered with (``Event.api_version``). Change it when a shape changes.
+API_VERSION = "2026-11-21"
+
 #: Event types merchants are told of, and a webhook endpoint can subscribe to (``"*"``: all).
 EVENT_TYPES = (
     "payment.succeeded",
@@ -29,11 +33,28 @@ EVENT_TYPES = (
 )
 
 
-def emit(event_type: str, payment: Payment, refund: Refund | None, data: dict[str, Any]) -> Event:
+def changed_attributes(before: dict[str, Any] | None, after: dict[str, Any]) -> dict[str, Any] | None:
+    """The top-level members of ``after`` whose value differs in ``before``, with their values
+    in ``before`` (Stripe's ``previous_attributes``); None without ``before`` or any change."""
+    if before is None:
+        return None
+    changed = {key: before.get(key) for key, value in after.items() if before.get(key) != value}
+    return changed or None
+
+
+def emit(
+    event_type: str,
+    payment: Payment,
+    refund: Refund | None,
+    data: dict[str, Any],
+    *,
+    previous: dict[str, Any] | None = None,
+) -> Event:
     """Add the merchant event ``event_type`` (one of :data:`EVENT_TYPES`) about ``payment`` (and
     ``refund``) with ``data`` (the payment or refund object as the API returns it), plus one
-    pending message per enabled endpoint subscribed to the type. Does not commit. Raises
-    ``ValueError`` for a type merchants are not told of."""
+    pending message per enabled endpoint subscribed to the type. ``previous`` is that object as
+    it was before the change: what changed is kept as the event's ``previous_attributes``, as in
+    Stripe's events. Does not commit. Raises ``ValueError`` for a type merchants are not told of."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"{event_type} is not a merchant event type")
     event = Event(
@@ -43,6 +64,8 @@ def emit(event_type: str, payment: Payment, refund: Refund | None, data: dict[st
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,
         data=data,
+        previous_attributes=changed_attributes(previous, data),
+        api_version=API_VERSION,
         created_at=utcnow(),
     )
     db.session.add(event)

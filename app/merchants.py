@@ -1,7 +1,10 @@
 """Merchants and their API keys. Keys are shown once and stored only as a SHA-256 hash.
 
-The API authenticates with :func:`merchant_for_api_key`; the dashboard and the CLI manage keys
-with :func:`issue_api_key`, :func:`list_api_keys` and :func:`revoke_api_key`.
+The API authenticates with :func:`merchant_for_api_key`; the API, the dashboard and the CLI
+manage keys with :func:`create_api_key` (:func:`issue_api_key` inside a larger unit of work),
+:func:`list_api_keys`, :func:`revoke_api_key` and :func:`roll_api_key`. A key's public id is
+``key_<number>`` (:func:`api_key_id`); a key object never holds the key itself, except in the
+one response that creates it.
 """
 
 from __future__ import annotations
@@ -9,17 +12,22 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import AuthenticationFailed, InvalidRequest, NotFound
+from .errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
 from .extensions import db
 from .models import ApiKey, Merchant, utcnow
+from .payments.serializers import rfc3339
 
 API_KEY_PREFIX = "mk_"
 
 #: ``last_used_at`` is written at most this often per key, so busy keys cost no write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: The longest a rolled key may keep working (Stripe offers up to 7 days).
+MAX_ROLL_EXPIRY = timedelta(days=7)
+API_KEY_ID_PREFIX = "key_"
 
 
 def hash_api_key(key: str) -> str:
@@ -27,11 +35,56 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+def _new_key(merchant_id: str) -> tuple[ApiKey, str]:
+    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = ApiKey(merchant_id=merchant_id, key_hash=hash_api_key(key), prefix=key[:10], created_at=utcnow())
+    db.session.add(row)
+    return row, key
+
+
 def issue_api_key(merchant: Merchant) -> str:
     """Add a new API key for ``merchant`` to the unit of work and return it (``mk_…``, shown once)."""
-    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    db.session.add(ApiKey(merchant_id=merchant.id, key_hash=hash_api_key(key), prefix=key[:10]))
-    return key
+    return _new_key(merchant.id)[1]
+
+
+def create_api_key(merchant_id: str) -> tuple[ApiKey, str]:
+    """A new API key for the merchant; commits and returns ``(key object, key)`` (shown once)."""
+    row, key = _new_key(merchant_id)
+    db.session.commit()
+    return row, key
+
+
+def api_key_id(key: ApiKey) -> str:
+    """The key's public id, ``key_<number>``: not secret, and scoped to its merchant."""
+    return f"{API_KEY_ID_PREFIX}{key.id}"
+
+
+def api_key_status(key: ApiKey, now: datetime | None = None) -> str:
+    """``active``, ``expiring`` (rolled: works until ``expires_at``), ``expired`` or ``revoked``."""
+    if key.revoked_at is not None:
+        return "revoked"
+    if key.expires_at is None:
+        return "active"
+    return "expiring" if (now or utcnow()) < key.expires_at else "expired"
+
+
+def api_key_to_dict(key: ApiKey, *, secret: str | None = None) -> dict[str, Any]:
+    """The API key object: ``{"id": "key_…", "object": "api_key", "prefix" (the first 10
+    characters), "status", "created_at", "last_used_at", "expires_at", "revoked_at"}`` (times
+    RFC 3339 UTC); ``secret`` (the key) is included only when given, at creation and roll."""
+    body: dict[str, Any] = {
+        "id": api_key_id(key),
+        "object": "api_key",
+        "prefix": key.prefix,
+        "status": api_key_status(key),
+        "created_at": rfc3339(key.created_at),
+        "last_used_at": rfc3339(key.last_used_at),
+        "expires_at": rfc3339(key.expires_at),
+        "revoked_at": rfc3339(key.revoked_at),
+    }
+    if secret is not None:
+        body["secret"] = secret
+    return body
 
 
 def create_merchant(
@@ -80,7 +133,7 @@ def merchant_for_api_key(authorization: str | None) -> Merchant:
     """The merchant owning the ``Authorization: Bearer mk_…`` key.
 
     Raises :class:`AuthenticationFailed` when the header is missing or malformed, or the key
-    is unknown or revoked.
+    is unknown, revoked or expired (from that instant on).
     """
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -88,7 +141,11 @@ def merchant_for_api_key(authorization: str | None) -> Merchant:
     found = db.session.execute(
         sa.select(Merchant, ApiKey.id, ApiKey.last_used_at)
         .join(ApiKey)
-        .where(ApiKey.key_hash == hash_api_key(key.strip()), ApiKey.revoked_at.is_(None))
+        .where(
+            ApiKey.key_hash == hash_api_key(key.strip()),
+            ApiKey.revoked_at.is_(None),
+            sa.or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > utcnow()),
+        )
     ).first()
     if found is None:
         raise AuthenticationFailed("Invalid API key provided.")
@@ -116,26 +173,63 @@ def _note_key_use(key_id: int, last_used_at: datetime | None) -> None:
     db.session.commit()
 
 
+def api_keys_query(merchant_id: str) -> sa.Select[tuple[ApiKey]]:
+    """The merchant's keys, active, expired and revoked (unordered: for lists to page)."""
+    return sa.select(ApiKey).where(ApiKey.merchant_id == merchant_id)
+
+
 def list_api_keys(merchant_id: str) -> list[ApiKey]:
     """The merchant's keys, active and revoked, newest first (only prefixes: keys are hashed)."""
-    return list(
-        db.session.scalars(
-            sa.select(ApiKey)
-            .where(ApiKey.merchant_id == merchant_id)
-            .order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
-        ).all()
-    )
+    query = api_keys_query(merchant_id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+    return list(db.session.scalars(query).all())
 
 
-def revoke_api_key(merchant_id: str, key_id: int) -> None:
-    """Revoke the merchant's key ``key_id`` (it answers 401 from now on); commits. Revoking a
-    revoked key changes nothing. Raises :class:`NotFound` for an unknown or another merchant's key."""
-    key = db.session.get(ApiKey, key_id)
+def get_api_key(merchant_id: str, key_id: int | str) -> ApiKey:
+    """The merchant's key by number or public id (``key_12``). Raises :class:`NotFound` for an
+    unknown, malformed or another merchant's id."""
+    number = key_id.removeprefix(API_KEY_ID_PREFIX) if isinstance(key_id, str) else str(key_id)
+    key = None
+    if number.isascii() and number.isdigit() and len(number) <= 18:
+        key = db.session.get(ApiKey, int(number))
     if key is None or key.merchant_id != merchant_id:
         raise NotFound(f"No such API key: {key_id!r}.", param="id")
+    return key
+
+
+def revoke_api_key(merchant_id: str, key_id: int | str) -> ApiKey:
+    """Revoke the merchant's key ``key_id`` (number or ``key_…``): it answers 401 from now on;
+    commits and returns it. Revoking a revoked key changes nothing. Raises :class:`NotFound`
+    for an unknown or another merchant's key."""
+    key = get_api_key(merchant_id, key_id)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
     db.session.commit()
+    return key
+
+
+def roll_api_key(merchant_id: str, key_id: int | str, expires_in: int) -> tuple[ApiKey, str]:
+    """Replace the merchant's key ``key_id`` with a new one: the old key keeps working for
+    ``expires_in`` seconds (0: it stops now; at most 7 days, as Stripe's "roll key" offers),
+    then answers 401. Commits and returns ``(new key object, new key)``; the key is shown once.
+
+    Raises :class:`NotFound` as :func:`get_api_key`; :class:`InvalidRequest` (``expires_in``)
+    for a value out of range; :class:`Conflict` ``api_key_inactive`` for a revoked or expired
+    key. Rolling a key that is already expiring brings its expiry forward, never back.
+    """
+    if not 0 <= expires_in <= MAX_ROLL_EXPIRY.total_seconds():
+        raise InvalidRequest(
+            f"Invalid expires_in: must be 0 to {int(MAX_ROLL_EXPIRY.total_seconds())} seconds.",
+            param="expires_in",
+        )
+    key = get_api_key(merchant_id, key_id)
+    now = utcnow()
+    if api_key_status(key, now) in ("revoked", "expired"):
+        raise Conflict(f"The API key {api_key_id(key)} is no longer active.", code="api_key_inactive")
+    expires_at = now + timedelta(seconds=expires_in)
+    key.expires_at = expires_at if key.expires_at is None else min(key.expires_at, expires_at)
+    new, secret = _new_key(merchant_id)
+    db.session.commit()
+    return new, secret
 
 
 def revoke_api_keys(merchant: Merchant) -> int:

@@ -108,6 +108,8 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: When the key last authenticated a request, to the minute (written at most once a minute).
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A rolled key works until then (None: until revoked).
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     merchant: Mapped[Merchant] = relationship(back_populates="api_keys")
 
@@ -264,6 +266,11 @@ class Event(db.Model):  # type: ignore[name-defined]
     refund_id: Mapped[str | None] = mapped_column(binary_string(32), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: The values of ``data``'s members that this change replaced (Stripe's
+    #: ``data.previous_attributes``); None when the event does not update an earlier state.
+    previous_attributes: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    #: The API version (``app.merchant_events.API_VERSION``) ``data`` was rendered with.
+    api_version: Mapped[str] = mapped_column(sa.String(16), server_default="2026-11-21")
     # Publication to the message broker (``EVENT_BROKER_URL``; app.notifications.publisher):
     # null until the broker confirmed it; a publisher claims the event with a lease as the
     # worker claims messages, and on failure leaves ``broker_locked_until`` as the next try.

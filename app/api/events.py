@@ -16,7 +16,7 @@ from ..notifications.serializers import delivery_to_dict, event_to_dict
 from ..payments.schemas import EVENT_TYPES
 from . import bp
 from .idempotency import json_response
-from .pagination import paginate
+from .pagination import each, paginate
 from .payments import idempotent
 
 
@@ -28,7 +28,8 @@ def get_event_or_404(event_id: str) -> Event:
     return event
 
 
-def _deliveries(deliveries: list[EventDelivery]) -> dict[str, Any]:
+def _deliveries(deliveries: list[EventDelivery]) -> list[dict[str, Any]]:
+    """The messages as objects, each with its attempts (loaded in one query)."""
     ids = [d.id for d in deliveries]
     attempts = db.session.scalars(
         sa.select(DeliveryAttempt)
@@ -38,18 +39,18 @@ def _deliveries(deliveries: list[EventDelivery]) -> dict[str, Any]:
     by_delivery: dict[str, list[DeliveryAttempt]] = {i: [] for i in ids}
     for attempt in attempts:
         by_delivery[attempt.delivery_id].append(attempt)
-    return {"object": "list", "data": [delivery_to_dict(d, by_delivery[d.id]) for d in deliveries]}
+    return [delivery_to_dict(d, by_delivery[d.id]) for d in deliveries]
 
 
 @bp.get("/events")
 def list_events() -> Response:
-    """The merchant's events, newest first: ``type``, ``limit``, ``starting_after``."""
+    """The merchant's events, newest first: ``type`` and the list parameters (:mod:`app.api.pagination`)."""
     query = sa.select(Event).where(Event.merchant_id == g.merchant.id)
     if (event_type := request.args.get("type")) is not None:
         if event_type not in EVENT_TYPES:
             raise InvalidRequest(f"Unknown event type {event_type!r}.", param="type")
         query = query.where(Event.type == event_type)
-    return json_response(200, paginate(query, Event, event_to_dict))
+    return json_response(200, paginate(query, Event, each(event_to_dict), filters=("type",)))
 
 
 @bp.get("/events/<event_id>")
@@ -60,12 +61,11 @@ def retrieve_event(event_id: str) -> Response:
 
 @bp.get("/events/<event_id>/deliveries")
 def event_deliveries(event_id: str) -> Response:
-    """The event's messages (one per endpoint; ``id`` is the ``webhook-id``) with every attempt."""
+    """The event's messages (one per endpoint; ``id`` is the ``webhook-id``) with every attempt,
+    newest first, paged like every list (:mod:`app.api.pagination`)."""
     event = get_event_or_404(event_id)
-    deliveries = db.session.scalars(
-        sa.select(EventDelivery).where(EventDelivery.event_id == event.id).order_by(EventDelivery.created_at)
-    ).all()
-    return json_response(200, _deliveries(list(deliveries)))
+    query = sa.select(EventDelivery).where(EventDelivery.event_id == event.id)
+    return json_response(200, paginate(query, EventDelivery, _deliveries))
 
 
 @bp.post("/events/<event_id>/resend")
@@ -74,6 +74,7 @@ def resend_event(event_id: str) -> Response:
     event = get_event_or_404(event_id)
 
     def work() -> tuple[int, dict[str, Any]]:
-        return 202, _deliveries(resend(event))
+        queued = _deliveries(resend(event))
+        return 202, {"object": "list", "url": request.path, "data": queued, "has_more": False}
 
     return idempotent(work)

@@ -1,7 +1,8 @@
 """Merchant-facing ``Idempotency-Key`` handling for the API's POST endpoints.
 
 Semantics follow Stripe's: the same key with the same request within 24 hours replays the first
-response exactly (status and body) without doing the work again; the same key with a different
+response exactly (status and body, with the header ``Idempotent-Replayed: true``) without doing
+the work again; the same key with a different
 request is a 422 ``idempotency_key_mismatch``; while the first request is still executing, a
 second one gets 409 ``idempotency_key_in_use``. Results that a retry should redo (400 validation
 errors, 502 ``gateway_unavailable``) are not stored: the key is released instead.
@@ -29,6 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from ..errors import Conflict, InvalidRequest, ServiceError, Unprocessable
 from ..extensions import db
 from ..models import IdempotencyKey, Merchant, utcnow
+from .error_docs import service_error_body
 
 KEY_MAX_LENGTH = 255
 RETENTION = timedelta(hours=24)
@@ -63,10 +65,14 @@ def redacted(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _replay(status: int, stored: str, on_replay: ReplayHook | None) -> Response:
+    """The stored response again, marked ``Idempotent-Replayed: true`` as Stripe marks it."""
     body = json.loads(stored) if on_replay is not None and stored else None
     if not isinstance(body, dict) or on_replay is None:
-        return Response(stored, status=status, mimetype="application/json")
-    return json_response(status, on_replay(body))
+        response = Response(stored, status=status, mimetype="application/json")
+    else:
+        response = json_response(status, on_replay(body))
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
 
 
 def _claim(
@@ -166,7 +172,7 @@ def run_idempotent(
         if exc.status in RETRYABLE_STATUSES:
             _finish(row_id, None, None)
         else:
-            _finish(row_id, exc.status, json.dumps(exc.to_dict()))
+            _finish(row_id, exc.status, json.dumps(service_error_body(exc)))
         raise
     except BaseException:
         _finish(row_id, None, None)

@@ -1,4 +1,6 @@
-"""``GET /api/v1/openapi.json``: the OpenAPI 3 description of this API (``openapi.json`` beside it)."""
+"""The API's documents, served without an API key: ``GET /api/v1/openapi.json`` (the OpenAPI 3
+description, ``openapi.json`` beside this module) and ``GET /api/v1/errors/<code>`` (what an error
+code means: the target of every error's ``doc_url``)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,9 @@ from typing import Any
 
 from flask import Response
 
+from ..errors import NotFound
 from . import bp
+from .error_docs import ERROR_CODES, error_code_to_dict
 from .idempotency import json_response
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
@@ -25,3 +29,11 @@ def spec() -> dict[str, Any]:
 def openapi() -> Response:
     """Serve the OpenAPI 3 document (no API key needed)."""
     return json_response(200, spec())
+
+
+@bp.get("/errors/<code>")
+def error_code(code: str) -> Response:
+    """``{"object": "error_code", "code", "status", "type", "description"}``; 404 for an unknown code."""
+    if code not in ERROR_CODES:
+        raise NotFound(f"No such error code: {code!r}.", param="code")
+    return json_response(200, error_code_to_dict(code))

@@ -1,4 +1,4 @@
-"""``/api/v1/payments``: create, retrieve, list and expire payments."""
+"""``/api/v1/payments``: create, retrieve, update (metadata), list and expire payments."""
 
 from __future__ import annotations
 
@@ -9,15 +9,16 @@ from flask import Response, current_app, g, request
 
 from ..errors import InvalidRequest, NotFound
 from ..extensions import db
-from ..models import Payment
+from ..models import Payment, utcnow
 from ..payments.creation import create_payment
 from ..payments.expiry import expire_payment
-from ..payments.schemas import decode_json_body, parse_payment_create
+from ..payments.schemas import decode_json_body, parse_payment_create, parse_payment_update
 from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
+from ..payments.transitions import lock_payment
 from . import bp
 from .idempotency import ReplayHook, fingerprint, json_response, run_idempotent
-from .pagination import paginate
+from .pagination import each, paginate
 
 
 def public_base_url() -> str:
@@ -73,9 +74,28 @@ def retrieve(payment_id: str) -> Response:
     return json_response(200, payment_to_dict(get_payment_or_404(payment_id)))
 
 
+@bp.post("/payments/<payment_id>")
+def update(payment_id: str) -> Response:
+    """Update a payment's ``metadata`` (Stripe's merge semantics: ``parse_payment_update``);
+    200 with the payment. Honours ``Idempotency-Key``. 400 and nothing changed for a bad body."""
+    payment = get_payment_or_404(payment_id)
+    body = json_body()
+    parse_payment_update(body, payment.metadata_)  # a bad body is a 400 before any key is claimed
+
+    def work() -> tuple[int, dict[str, Any]]:
+        locked = lock_payment(payment.id)  # concurrent updates merge, one after the other
+        locked.metadata_ = parse_payment_update(body, locked.metadata_)
+        locked.updated_at = utcnow()
+        db.session.commit()
+        return 200, payment_to_dict(locked)
+
+    return idempotent(work, body=request.get_data())
+
+
 @bp.get("/payments")
 def list_payments() -> Response:
-    """The merchant's payments, newest first: ``order_id``, ``status``, ``limit``, ``starting_after``."""
+    """The merchant's payments, newest first: ``order_id``, ``status`` and the list parameters
+    (:mod:`app.api.pagination`)."""
     query = sa.select(Payment).where(Payment.merchant_id == g.merchant.id)
     if (order_id := request.args.get("order_id")) is not None:
         query = query.where(Payment.order_id == order_id)
@@ -83,8 +103,7 @@ def list_payments() -> Response:
         if status not in set(PaymentStatus):
             raise InvalidRequest(f"Unknown status {status!r}.", param="status")
         query = query.where(Payment.status == status)
-    body = paginate(query, Payment, payment_to_dict)
-    return json_response(200, body)
+    return json_response(200, paginate(query, Payment, each(payment_to_dict), filters=("order_id", "status")))
 
 
 @bp.post("/payments/<payment_id>/expire")

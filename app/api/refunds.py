@@ -15,7 +15,7 @@ from ..payments.schemas import parse_refund_create
 from ..payments.serializers import refund_to_dict
 from . import bp
 from .idempotency import json_response
-from .pagination import paginate
+from .pagination import each, paginate
 from .payments import get_payment_or_404, idempotent, json_body
 
 
@@ -41,10 +41,10 @@ def create_payment_refund(payment_id: str) -> Response:
 
 @bp.get("/payments/<payment_id>/refunds")
 def list_payment_refunds(payment_id: str) -> Response:
-    """The payment's refunds, newest first (``limit``, ``starting_after``)."""
+    """The payment's refunds, newest first (the list parameters of :mod:`app.api.pagination`)."""
     payment = get_payment_or_404(payment_id)
     query = sa.select(Refund).where(Refund.payment_id == payment.id)
-    return json_response(200, paginate(query, Refund, refund_to_dict))
+    return json_response(200, paginate(query, Refund, each(refund_to_dict)))
 
 
 @bp.get("/refunds/<refund_id>")

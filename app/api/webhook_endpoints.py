@@ -1,4 +1,4 @@
-"""``/api/v1/webhook_endpoints``: register, list, retrieve, delete, and rotate the secret.
+"""``/api/v1/webhook_endpoints``: register, list, retrieve, update, delete, and rotate the secret.
 
 The signing ``secret`` is in the response only when it is created (POST, rotate_secret). The
 idempotency store keeps those responses with ``secret: null``; a replay fills in the endpoint's
@@ -15,11 +15,17 @@ from flask import Response, g, request
 from ..errors import NotFound
 from ..extensions import db
 from ..models import WebhookEndpoint
-from ..notifications.endpoints import create_endpoint, current_secret, delete_endpoint, rotate_secret
+from ..notifications.endpoints import (
+    create_endpoint,
+    current_secret,
+    delete_endpoint,
+    rotate_secret,
+    update_endpoint,
+)
 from ..notifications.serializers import endpoint_to_dict
 from . import bp
 from .idempotency import json_response
-from .pagination import paginate
+from .pagination import each, paginate
 from .payments import idempotent, json_body
 
 
@@ -57,17 +63,30 @@ def create_webhook_endpoint() -> Response:
 
 @bp.get("/webhook_endpoints")
 def list_webhook_endpoints() -> Response:
-    """The merchant's endpoints (not deleted), newest first: ``limit``, ``starting_after``."""
+    """The merchant's endpoints (not deleted), newest first (list parameters: :mod:`app.api.pagination`)."""
     query = sa.select(WebhookEndpoint).where(
         WebhookEndpoint.merchant_id == g.merchant.id, WebhookEndpoint.status != "deleted"
     )
-    return json_response(200, paginate(query, WebhookEndpoint, endpoint_to_dict))
+    return json_response(200, paginate(query, WebhookEndpoint, each(endpoint_to_dict)))
 
 
 @bp.get("/webhook_endpoints/<endpoint_id>")
 def retrieve_webhook_endpoint(endpoint_id: str) -> Response:
     """One endpoint (without its secret)."""
     return json_response(200, endpoint_to_dict(get_endpoint_or_404(endpoint_id)))
+
+
+@bp.post("/webhook_endpoints/<endpoint_id>")
+def update_webhook_endpoint(endpoint_id: str) -> Response:
+    """Change ``url``, ``enabled_events``, ``description`` or ``disabled`` (``update_endpoint``);
+    200 with the endpoint, without its secret (which does not change)."""
+    endpoint = get_endpoint_or_404(endpoint_id)
+    body = json_body()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        return 200, endpoint_to_dict(update_endpoint(endpoint, body))
+
+    return idempotent(work, body=request.get_data())
 
 
 @bp.delete("/webhook_endpoints/<endpoint_id>")

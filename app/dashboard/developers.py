@@ -13,10 +13,10 @@ from werkzeug.wrappers import Response
 
 from ..extensions import db
 from ..merchants import issue_api_key, list_api_keys, revoke_api_key
-from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret
+from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret, set_endpoint_enabled
 from ..notifications.outbox import resend
 from . import bp
-from .endpoint_actions import send_test_event, set_endpoint_enabled
+from .endpoint_actions import send_test_event
 from .forms import EndpointForm
 from .queries import attempts_of, endpoint_or_404, endpoints_of, event_or_404, recent_deliveries
 
@@ -78,7 +78,7 @@ def set_enabled(endpoint_id: str) -> Response:
     """``enabled=1`` enables the endpoint, anything else disables it."""
     endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
     enabled = request.form.get("enabled") == "1"
-    set_endpoint_enabled(endpoint, enabled, by=current_user.email)
+    set_endpoint_enabled(endpoint, enabled, reason=f"Disabled in the dashboard by {current_user.email}.")
     flash("Endpoint enabled." if enabled else "Endpoint disabled: it gets no events.", "success")
     return redirect(url_for("dashboard.webhook", endpoint_id=endpoint_id))
 

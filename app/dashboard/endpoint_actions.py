@@ -1,8 +1,6 @@
-"""Webhook endpoint actions the API does not have yet: enable/disable and "send test event".
-
-They sit next to the API's services (``app.notifications.endpoints``) in spirit and belong there
-once the API offers them too; they reuse the outbox's message shape so that the worker sends a
-test event like any other.
+"""The dashboard's "send test event" for a webhook endpoint (the API has no such action; enable
+and disable are ``app.notifications.endpoints.set_endpoint_enabled``, shared with the API). It
+reuses the outbox's message shape so that the worker sends a test event like any other.
 """
 
 from __future__ import annotations
@@ -13,15 +11,6 @@ from ..models import Event, WebhookEndpoint, new_id, utcnow
 
 #: The type of the event "send test event" delivers (never emitted by a payment).
 TEST_EVENT_TYPE = "webhook_endpoint.test"
-
-
-def set_endpoint_enabled(endpoint: WebhookEndpoint, enabled: bool, *, by: str) -> None:
-    """Enable or disable ``endpoint``; a disabled endpoint gets no new messages and its queued
-    ones are failed unsent (as for an endpoint that answered 410). ``by`` (an email) goes into
-    ``disabled_reason``. Commits."""
-    endpoint.status = "enabled" if enabled else "disabled"
-    endpoint.disabled_reason = None if enabled else f"Disabled in the dashboard by {by}."
-    db.session.commit()
 
 
 def send_test_event(endpoint: WebhookEndpoint) -> Event:

@@ -23,6 +23,9 @@ from . import bp
 from .forms import REFUND_REASONS, RefundForm, minor_units
 from .queries import PaymentFilters, newest_first, payment_detail, payment_or_404, refunds_query
 
+#: The payments list's own query parameters (``PaymentFilters.from_args``).
+PAYMENT_FILTERS = ("status", "currency", "created_from", "created_to", "q")
+
 CSV_COLUMNS = (
     "id", "created_at", "order_id", "status", "currency", "amount_total", "amount_refunded", "customer_email",
 )  # fmt: skip
@@ -33,7 +36,7 @@ def payments() -> str:
     """Newest first, filtered by status, currency and created date, or searched by payment id,
     order id or customer email; cursor pagination (``starting_after``)."""
     filters = PaymentFilters.from_args(request.args)
-    page = paginate(filters.query(current_user.merchant_id), Payment, lambda payment: payment)
+    page = paginate(filters.query(current_user.merchant_id), Payment, list, filters=PAYMENT_FILTERS)
     return render_template(
         "dashboard/payments.html", page=page, filters=filters, statuses=[s.value for s in PaymentStatus]
     )
@@ -134,7 +137,7 @@ def expire(payment_id: str) -> Redirect:
 def refunds() -> str:
     """The merchant's refunds, newest first, optionally only one status; cursor pagination."""
     status = request.args.get("status") or None
-    page = paginate(refunds_query(current_user.merchant_id, status), Refund, lambda refund: refund)
+    page = paginate(refunds_query(current_user.merchant_id, status), Refund, list, filters=("status",))
     return render_template(
         "dashboard/refunds.html", page=page, status=status, statuses=[s.value for s in RefundStatus]
     )

@@ -1,4 +1,4 @@
-"""Webhook endpoints: register, list, delete, rotate the signing secret.
+"""Webhook endpoints: register, update, enable or disable, delete, rotate the signing secret.
 
 Secrets follow the Standard Webhooks specification (https://www.standardwebhooks.com/, "Signature
 scheme"): ``whsec_`` + base64 of 32 bytes, used as an HMAC-SHA256 key. They are derived, never
@@ -17,9 +17,10 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 
+from ..errors import InvalidRequest
 from ..extensions import db
 from ..models import Merchant, WebhookEndpoint, new_id, utcnow
-from ..payments.schemas import parse_webhook_endpoint_create
+from ..payments.schemas import parse_webhook_endpoint_create, parse_webhook_endpoint_update
 from ..url_guard import check_webhook_url
 
 #: How long the previous secret keeps signing after a rotation.
@@ -41,6 +42,11 @@ def current_secret(endpoint: WebhookEndpoint) -> str:
     return derive_secret(endpoint.id, endpoint.secret_version)
 
 
+def _enabled_events(events: list[str]) -> list[str]:
+    """``["*"]`` if it is among ``events``, else ``events`` without repeats, in order."""
+    return ["*"] if "*" in events else list(dict.fromkeys(events))
+
+
 def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, str]:
     """Register a webhook endpoint for ``merchant`` from a request ``body``; commits.
 
@@ -51,12 +57,11 @@ def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, 
     """
     parsed = parse_webhook_endpoint_create(body)
     check_webhook_url(parsed.url, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"])
-    events = ["*"] if "*" in parsed.enabled_events else list(dict.fromkeys(parsed.enabled_events))
     endpoint = WebhookEndpoint(
         id=new_id("we"),
         merchant_id=merchant.id,
         url=parsed.url,
-        enabled_events=events,
+        enabled_events=_enabled_events(parsed.enabled_events),
         description=parsed.description,
         secret_version=1,
         status="enabled",
@@ -65,6 +70,46 @@ def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, 
     db.session.add(endpoint)
     db.session.commit()
     return endpoint, current_secret(endpoint)
+
+
+def update_endpoint(endpoint: WebhookEndpoint, body: object) -> WebhookEndpoint:
+    """Change ``endpoint`` from a request ``body`` (Stripe's "update a webhook endpoint"); commits.
+
+    ``body``: any of ``url`` (checked as at creation), ``enabled_events``, ``description``
+    (``null`` clears it) and ``disabled`` (true/false, see :func:`set_endpoint_enabled`);
+    members left out keep their value. The signing secret does not change. Raises
+    ``InvalidRequest`` (``param`` names the field) and changes nothing then.
+    """
+    parsed = parse_webhook_endpoint_update(body)
+    given = parsed.model_fields_set
+    if parsed.url is not None:
+        check_webhook_url(parsed.url, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"])
+        endpoint.url = parsed.url
+    elif "url" in given:
+        raise InvalidRequest("Invalid url: must be a string.", param="url")
+    if parsed.enabled_events is not None:
+        endpoint.enabled_events = _enabled_events(parsed.enabled_events)
+    elif "enabled_events" in given:
+        raise InvalidRequest("Invalid enabled_events: must be a list of event types.", param="enabled_events")
+    if "description" in given:
+        endpoint.description = parsed.description
+    if parsed.disabled is not None:
+        _set_enabled(endpoint, not parsed.disabled, reason="Disabled through the API.")
+    db.session.commit()
+    return endpoint
+
+
+def set_endpoint_enabled(endpoint: WebhookEndpoint, enabled: bool, *, reason: str) -> None:
+    """Enable or disable ``endpoint``; a disabled endpoint gets no new messages and its queued
+    ones are failed unsent (as for an endpoint that answered 410). ``reason`` (who disabled it)
+    becomes ``disabled_reason``. Commits."""
+    _set_enabled(endpoint, enabled, reason=reason)
+    db.session.commit()
+
+
+def _set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, reason: str) -> None:
+    endpoint.status = "enabled" if enabled else "disabled"
+    endpoint.disabled_reason = None if enabled else reason
 
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:

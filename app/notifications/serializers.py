@@ -9,16 +9,28 @@ from ..payments.serializers import rfc3339
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
-    """The event object: ``data`` is the payment or refund as the API returned it then.
+    """The event object, shaped as Stripe's events (https://docs.stripe.com/api/events/object):
+    ``{"id", "object": "event", "type", "api_version", "created_at", "data": {"object": the
+    payment or refund as the API returned it then, "previous_attributes": {member: value
+    before the change}}}``; ``previous_attributes`` is left out when the event changed no
+    earlier state.
+
+    ``data`` also repeats the object's members beside ``object`` (``data.id``,
+    ``data.status``...), as events carried them before ``data.object`` existed, so that
+    receivers written then keep working; they are deprecated in favour of ``data.object``.
 
     This is also, byte for byte (``json.dumps``), the body of every webhook message.
     """
+    data: dict[str, Any] = {**event.data, "object": event.data}
+    if event.previous_attributes is not None:
+        data["previous_attributes"] = event.previous_attributes
     return {
         "id": event.id,
         "object": "event",
         "type": event.type,
+        "api_version": event.api_version,
         "created_at": rfc3339(event.created_at),
-        "data": event.data,
+        "data": data,
     }
 
 

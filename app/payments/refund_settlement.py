@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from ..db import begin_read_committed, retry_on_lock_conflict
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
+from .serializers import refund_to_dict
 from .states import REFUND_ALLOWED_FROM, RefundStatus, refund_status_from_stripe
 from .transitions import lock_payment, move_refunded, notify_merchant, record
 
@@ -70,9 +71,10 @@ def fail_refund(refund_id: str, *, reason: str, source: str) -> Refund:
     assert refund is not None
     payment = lock_payment(refund.payment_id)
     refund = _locked_refund(refund_id)
+    before = refund_to_dict(refund)  # for the event's previous_attributes
     if _set_refund_status(refund, RefundStatus.FAILED, failure_reason=reason[:64]):
         record(payment, "refund.failed", source=source, refund=refund, data=_refund_data(refund, payment))
-        notify_merchant("refund.failed", payment, refund)
+        notify_merchant("refund.failed", payment, refund, previous=before)
     return refund
 
 
@@ -197,6 +199,7 @@ def apply_stripe_refund(
             refund.updated_at = utcnow()
             db.session.flush()
         return refund
+    before = refund_to_dict(refund)  # for the event's previous_attributes
     failure = stripe_refund.get("failure_reason") or (
         "canceled" if target == RefundStatus.CANCELED else "unknown"
     )
@@ -228,7 +231,7 @@ def apply_stripe_refund(
         stripe_object_id=stripe_refund["id"],
         data={**_refund_data(refund, payment), "previous_status": was},
     )
-    notify_merchant(event_type, payment, refund)
+    notify_merchant(event_type, payment, refund, previous=before)
     return refund
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     ValidationError,
@@ -276,6 +277,31 @@ class WebhookEndpointCreate(_Strict):
     description: StrictStr | None = Field(default=None, max_length=500)
 
 
+class PaymentUpdate(_Strict):
+    """A validated ``POST /api/v1/payments/<id>`` body (see ``parse_payment_update``)."""
+
+    metadata: dict[StrictStr, Annotated[StrictStr, Field(max_length=_METADATA_MAX_VALUE_LENGTH)]] = Field(
+        default_factory=dict
+    )
+
+
+class WebhookEndpointUpdate(_Strict):
+    """A validated ``POST /api/v1/webhook_endpoints/<id>`` body: any of the create fields, and
+    ``disabled`` (see ``parse_webhook_endpoint_update``)."""
+
+    url: StrictStr | None = Field(default=None, min_length=1, max_length=MAX_URL_LENGTH)
+    enabled_events: list[Literal["*", *EVENT_TYPES]] | None = Field(default=None, min_length=1)  # type: ignore[valid-type]
+    description: StrictStr | None = Field(default=None, max_length=500)
+    disabled: StrictBool | None = None
+
+
+class ApiKeyRoll(_Strict):
+    """A validated ``POST /api/v1/api_keys/<id>/roll`` body (see ``parse_api_key_roll``)."""
+
+    expires_in: StrictInt = Field(default=0, ge=0, le=7 * 86_400)
+    """Seconds the rolled key keeps working (Stripe's roll offers now to 7 days)."""
+
+
 def parse_payment_create(body: object, allowed_domains: Collection[str]) -> PaymentCreate:
     """Validate a ``POST /api/v1/payments`` body.
 
@@ -316,6 +342,39 @@ def parse_webhook_endpoint_create(body: object) -> WebhookEndpointCreate:
     Raises ``InvalidRequest`` as ``parse_payment_create`` does.
     """
     return _parse(WebhookEndpointCreate, body)
+
+
+def parse_payment_update(body: object, current: dict[str, str]) -> dict[str, str]:
+    """Validate a payment update ``{"metadata": {...}}`` and return the merged metadata.
+
+    Stripe's semantics (https://docs.stripe.com/metadata): the given keys are set, the others
+    kept, and a key given ``""`` is removed; the result obeys the same limits as at creation
+    (50 keys, keys 1-40 characters without brackets, values up to 500). ``{}`` changes nothing.
+    Raises ``InvalidRequest`` as ``parse_payment_create`` does (``param`` ``metadata``...).
+    """
+    changes = _parse(PaymentUpdate, body).metadata
+    merged = {**current, **changes}
+    merged = {key: value for key, value in merged.items() if value != ""}
+    try:
+        return _check_metadata(merged)
+    except PydanticCustomError as exc:
+        raise InvalidRequest(f"Invalid metadata: {exc.message()}", param="metadata") from None
+
+
+def parse_webhook_endpoint_update(body: object) -> WebhookEndpointUpdate:
+    """Validate a webhook endpoint update: any of ``url``, ``enabled_events``, ``description``
+    (as at creation; ``description: null`` clears it) and ``disabled`` (boolean). Members left
+    out keep their value (``model_fields_set`` tells which were given).
+
+    Raises ``InvalidRequest`` as ``parse_payment_create`` does.
+    """
+    return _parse(WebhookEndpointUpdate, body)
+
+
+def parse_api_key_roll(body: object) -> ApiKeyRoll:
+    """Validate a key roll body: ``{}`` or ``{"expires_in": 0..604800}`` (seconds the old key
+    keeps working; default 0, i.e. it stops at once). Raises ``InvalidRequest``."""
+    return _parse(ApiKeyRoll, body)
 
 
 def parse_limit(value: str | None) -> int:
@@ -399,13 +458,15 @@ def _parse(model: type[_Model], body: object, context: dict[str, Any] | None = N
 
 
 def _to_invalid_request(error: Any) -> InvalidRequest:
-    """Turn one pydantic error into an ``InvalidRequest`` naming the parameter."""
+    """Turn one pydantic error into an ``InvalidRequest`` naming the parameter: code
+    ``parameter_missing`` for a missing one, ``parameter_unknown`` for one the model does not
+    have, ``parameter_invalid`` otherwise (Stripe's codes, https://docs.stripe.com/error-codes)."""
     ctx = error.get("ctx") or {}
     param = ctx.get("param") or _param_path(error["loc"])
     if error["type"] == "missing":
-        return InvalidRequest(f"Missing required parameter: {param}.", param=param)
+        return InvalidRequest(f"Missing required parameter: {param}.", code="parameter_missing", param=param)
     if error["type"] == "extra_forbidden":
-        return InvalidRequest(f"Unknown parameter: {param}.", param=param)
+        return InvalidRequest(f"Unknown parameter: {param}.", code="parameter_unknown", param=param)
     return InvalidRequest(f"Invalid {param}: {error['msg'].rstrip('.')}.", param=param)
 
 

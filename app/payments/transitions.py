@@ -87,20 +87,27 @@ def record(
     return entry
 
 
-def notify_merchant(event_type: str, payment: Payment, refund: Refund | None = None) -> None:
+def notify_merchant(
+    event_type: str,
+    payment: Payment,
+    refund: Refund | None = None,
+    *,
+    previous: dict[str, Any] | None = None,
+) -> None:
     """Tell the merchant of a change, in the open unit of work (the transactional outbox,
     :mod:`app.merchant_events`): a ``payment.*`` event carries the payment object, a
-    ``refund.*`` event the refund object, as the API returns them. Types merchants are not told
-    of (``payment.open``, ``payment.refunded``, …) are skipped. Raises ``ValueError`` for a
-    ``refund.*`` type without ``refund``."""
+    ``refund.*`` event the refund object, as the API returns them; ``previous`` is that object
+    as it was before the change (its changed members become ``previous_attributes``). Types
+    merchants are not told of (``payment.open``, ``payment.refunded``, …) are skipped. Raises
+    ``ValueError`` for a ``refund.*`` type without ``refund``."""
     if event_type not in EVENT_TYPES:
         return
     if event_type.startswith("refund."):
         if refund is None:
             raise ValueError(f"{event_type} needs the refund")
-        emit(event_type, payment, refund, refund_to_dict(refund))
+        emit(event_type, payment, refund, refund_to_dict(refund), previous=previous)
     else:
-        emit(event_type, payment, refund, payment_to_dict(payment))
+        emit(event_type, payment, refund, payment_to_dict(payment), previous=previous)
 
 
 def move(
@@ -120,6 +127,7 @@ def move(
     is then added); any other :class:`MoveOutcome` says why nothing changed.
     """
     seen = payment.status
+    before = payment_to_dict(payment)  # for the event's previous_attributes
     changes: dict[str, Any] = {"status": target.value, "updated_at": utcnow(), **(values or {})}
     if target in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         changes["live_order_id"] = None
@@ -140,7 +148,8 @@ def move(
         stripe_object_id=stripe_object_id,
         data=data,
     )
-    notify_merchant(f"payment.{target.value}", payment)  # succeeded: the merchant fulfils the order
+    # payment.succeeded is the merchant's fulfilment trigger.
+    notify_merchant(f"payment.{target.value}", payment, previous=before)
     return MoveOutcome.MOVED
 
 

@@ -52,14 +52,22 @@ def stripe_at(app: Flask, api_base: str, **options: Any) -> Iterator[StripeGatew
 
 
 def sessions_at_stripe(sandbox_ctl: Any, payment_id: str | None = None) -> list[dict[str, Any]]:
-    """The sandbox's Checkout Sessions (for ``payment_id`` only, if given), asked directly."""
-    answer = requests.get(
-        f"{sandbox_ctl.url}/v1/checkout/sessions",
-        params={"limit": 100},
-        headers={"Authorization": "Bearer sk_test_suite"},
-        timeout=10,
-    ).json()
-    return [s for s in answer["data"] if payment_id is None or s["client_reference_id"] == payment_id]
+    """The sandbox's Checkout Sessions (for ``payment_id`` only, if given), asked directly, every
+    page (the suite makes more than one page of them)."""
+    sessions: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"limit": 100}
+    while True:
+        answer = requests.get(
+            f"{sandbox_ctl.url}/v1/checkout/sessions",
+            params=params,
+            headers={"Authorization": "Bearer sk_test_suite"},
+            timeout=10,
+        ).json()
+        sessions += answer["data"]
+        if not answer["has_more"]:
+            break
+        params["starting_after"] = answer["data"][-1]["id"]
+    return [s for s in sessions if payment_id is None or s["client_reference_id"] == payment_id]
 
 
 def api(live_server: str, merchant: Any, method: str, path: str, key: str | None = None, **kw: Any) -> Any:
