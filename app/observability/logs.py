@@ -21,6 +21,7 @@ import time
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 import structlog
 from flask import Flask, Response, g, has_request_context, request
 from structlog.contextvars import bind_contextvars, clear_contextvars
@@ -57,7 +58,10 @@ def _request_ids(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
         event_dict.setdefault("request_id", g.get("request_id"))
         merchant = g.get("merchant")
         if merchant is not None:
-            event_dict.setdefault("merchant_id", merchant.id)
+            # The id from the identity map, not ``merchant.id``: after the request's last rollback
+            # that attribute is expired, and reading it would cost a SELECT per log line.
+            identity = sa.inspect(merchant).identity
+            event_dict.setdefault("merchant_id", identity[0] if identity else None)
         payment_id = (request.view_args or {}).get("payment_id")
         if payment_id:
             event_dict.setdefault("payment_id", payment_id)
