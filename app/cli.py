@@ -33,10 +33,11 @@ merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.
     required=True,
     help="A host that success_url/cancel_url may point at (repeat for several).",
 )
-def create_merchant_command(name: str, allowed_domains: tuple[str, ...]) -> None:
+@click.option("--support-email", help="Where shoppers can write with questions; shown on receipts.")
+def create_merchant_command(name: str, allowed_domains: tuple[str, ...], support_email: str | None) -> None:
     """Create a merchant and print {"merchant_id", "api_key"} as JSON (the key is shown once)."""
     try:
-        merchant, key = create_merchant(name, list(allowed_domains))
+        merchant, key = create_merchant(name, list(allowed_domains), support_email)
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps({"merchant_id": merchant.id, "api_key": key}))

@@ -1,10 +1,13 @@
 """A development-only demo storefront: click "Buy", pay in the sandbox, land on "Thank you".
 
 It plays a merchant's server: it creates the payment through the same service the API uses,
-for the demo merchant made by ``flask --app wsgi demo setup``, and, like a real merchant, shows
-an order as paid only once a signed ``payment.succeeded`` notification has reached its own
-webhook receiver (``POST /demo/webhooks``, verified with the ``standardwebhooks`` package).
-Its signing secret and the receipts live in the instance folder (development only).
+for the demo merchant made by ``flask --app wsgi demo setup``, and, like a real merchant, learns
+an order's outcome only from the signed notifications that reach its own webhook receiver
+(``POST /demo/webhooks``, verified with the ``standardwebhooks`` package): ``payment.succeeded``
+(paid), ``payment.failed`` and ``payment.expired``. Its "Thank you" page says "Waiting…" until
+one has arrived; a small static script asks ``/demo/orders/<id>`` every few seconds and updates
+the status in place (no page reload, no timed redirect). Its signing secret and the outcomes
+live in the instance folder (development only).
 """
 
 from __future__ import annotations
@@ -18,13 +21,13 @@ from uuid import uuid4
 import click
 import requests
 import sqlalchemy as sa
-from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask.cli import AppGroup
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug.wrappers import Response
 
-from .errors import Conflict, InvalidRequest, NotFound
+from .errors import Conflict, InvalidRequest, NotFound, ServiceError
 from .extensions import db
 from .merchants import create_merchant, issue_api_key
 from .models import Merchant, Payment, WebhookEndpoint
@@ -35,7 +38,16 @@ from .users import create_user, reset_password
 
 DEMO_MERCHANT_NAME = "Demo Coffee Roasters"
 DEMO_USER_EMAIL = "demo@coffee.example"
+DEMO_SUPPORT_EMAIL = "help@coffee.example"
 PRODUCT = {"name": "Ethiopia Yirgacheffe, 250 g", "unit_amount": 1450, "quantity": 1}
+#: The store's order status per merchant notification it acts on, and what its page says.
+OUTCOMES = {"payment.succeeded": "paid", "payment.failed": "failed", "payment.expired": "expired"}
+STATUS_TEXT = {
+    "waiting": "Waiting for payment confirmation…",
+    "paid": "Paid",
+    "failed": "Payment failed. You have not been charged; you can order again from the shop.",
+    "expired": "Payment expired. You have not been charged; you can order again from the shop.",
+}
 
 log = logging.getLogger(__name__)
 
@@ -79,19 +91,26 @@ def buy() -> Response:
 @bp.get("/thanks")
 def thanks() -> str:
     """The merchant's "Thank you" page the shopper lands on after paying."""
-    payment = db.session.get(Payment, request.args.get("payment_id", ""))
-    if payment is None:
-        raise NotFound("Unknown order.")
-    paid = _receipt(payment.id).exists()
-    return render_template("demo/thanks.html", payment=payment, paid=paid)
+    payment = _payment(request.args.get("payment_id", ""))
+    status = _order_status(payment.id)
+    return render_template("demo/thanks.html", payment=payment, status=status, text=STATUS_TEXT[status])
+
+
+@bp.get("/orders/<payment_id>")
+def order_status(payment_id: str) -> Response:
+    """``{"status": "waiting" | "paid" | "failed" | "expired", "text": …}``: what the store
+    knows of the order from its notifications (the thank-you page's script asks this)."""
+    status = _order_status(_payment(payment_id).id)
+    return jsonify(status=status, text=STATUS_TEXT[status])
 
 
 @bp.post("/webhooks")
 def receive_webhook() -> tuple[str, int]:
-    """The store's webhook receiver: verify the Standard Webhooks signature, note paid orders.
+    """The store's webhook receiver: verify the Standard Webhooks signature, note outcomes.
 
     400 for a bad or stale signature; 2xx otherwise (also for types the store ignores), so
-    that the service stops retrying. Redelivery of a message is harmless (a receipt is a file).
+    that the service stops retrying. Redelivery of a message is harmless (an outcome is a
+    file, written again with the same content).
     """
     secret_file = _secret_file()
     if not secret_file.exists():
@@ -103,19 +122,39 @@ def receive_webhook() -> tuple[str, int]:
     except WebhookVerificationError as exc:
         log.warning("demo webhook rejected: %s", exc)
         return "bad signature", 400
-    if event["type"] == "payment.succeeded":
-        _receipt(event["data"]["id"]).parent.mkdir(parents=True, exist_ok=True)
-        _receipt(event["data"]["id"]).write_text(request.headers["webhook-id"])
+    if event["type"] in OUTCOMES:
+        outcome = _outcome_file(event["data"]["id"])
+        outcome.parent.mkdir(parents=True, exist_ok=True)
+        outcome.write_text(OUTCOMES[event["type"]])
     return "ok", 200
+
+
+@bp.errorhandler(ServiceError)
+def error_page(exc: ServiceError) -> tuple[str, int]:
+    """The store's own error page (an unknown order, no demo merchant yet)."""
+    return render_template("message.html", title="Not found", message=exc.message), exc.status
+
+
+def _payment(payment_id: str) -> Payment:
+    payment = db.session.get(Payment, payment_id) if payment_id else None
+    if payment is None:
+        raise NotFound("Unknown order.")
+    return payment
+
+
+def _order_status(payment_id: str) -> str:
+    """``waiting`` until a notification with an outcome arrived, then that outcome."""
+    outcome = _outcome_file(payment_id)
+    return outcome.read_text().strip() if outcome.exists() else "waiting"
 
 
 def _secret_file() -> Path:
     return Path(current_app.instance_path) / "demo_webhook_secret"
 
 
-def _receipt(payment_id: str) -> Path:
-    """Where the store notes that ``payment.succeeded`` arrived for ``payment_id``."""
-    return Path(current_app.instance_path) / "demo_receipts" / Path(payment_id).name
+def _outcome_file(payment_id: str) -> Path:
+    """Where the store notes the outcome a notification told it for ``payment_id``."""
+    return Path(current_app.instance_path) / "demo_orders" / Path(payment_id).name
 
 
 @demo_cli.command("setup")
@@ -132,8 +171,9 @@ def setup_command(base_url: str, wait_ready: bool) -> None:
         _wait_until_ready(base_url)
     merchant = db.session.scalars(sa.select(Merchant).where(Merchant.name == DEMO_MERCHANT_NAME)).first()
     if merchant is None:
-        merchant, key = create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"])
+        merchant, key = create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"], DEMO_SUPPORT_EMAIL)
     else:
+        merchant.support_email = merchant.support_email or DEMO_SUPPORT_EMAIL
         key = issue_api_key(merchant)
         db.session.commit()
     _register_receiver(merchant, f"{base_url}/demo/webhooks")

@@ -34,11 +34,15 @@ def issue_api_key(merchant: Merchant) -> str:
     return key
 
 
-def create_merchant(name: str, allowed_domains: list[str]) -> tuple[Merchant, str]:
+def create_merchant(
+    name: str, allowed_domains: list[str], support_email: str | None = None
+) -> tuple[Merchant, str]:
     """Create a merchant with its first API key; commits and returns ``(merchant, api_key)``.
 
     ``allowed_domains`` are host names (``shop.example``, ``localhost``) that ``success_url``
-    and ``cancel_url`` may point at. Raises :class:`InvalidRequest` for an empty name or list.
+    and ``cancel_url`` may point at. ``support_email`` (optional) is shown on receipts.
+    Raises :class:`InvalidRequest` for an empty name or list, or a ``support_email`` that is
+    not one address (``local@domain``, at most 254 characters).
     """
     name = name.strip()
     domains = [d.strip().lower() for d in allowed_domains if d.strip()]
@@ -46,12 +50,30 @@ def create_merchant(name: str, allowed_domains: list[str]) -> tuple[Merchant, st
         raise InvalidRequest("name must not be empty.", param="name")
     if not domains:
         raise InvalidRequest("At least one allowed domain is required.", param="allowed_domain")
-    merchant = Merchant(name=name, allowed_domains=domains)
+    support_email = support_email.strip() if support_email else None
+    if support_email is not None and not _looks_like_email(support_email):
+        raise InvalidRequest(
+            f"support_email must be one email address, like help@shop.example; got {support_email!r}.",
+            param="support_email",
+        )
+    merchant = Merchant(name=name, allowed_domains=domains, support_email=support_email)
     db.session.add(merchant)
     db.session.flush()
     key = issue_api_key(merchant)
     db.session.commit()
     return merchant, key
+
+
+def _looks_like_email(text: str) -> bool:
+    """One ``local@domain.tld`` address of at most 254 characters (RFC 5321's path limit),
+    without spaces or a second ``@``: enough to refuse typos, not a full RFC 5322 parser."""
+    local, at, domain = text.partition("@")
+    return (
+        bool(at and local and "." in domain.strip("."))
+        and len(text) <= 254
+        and "@" not in domain
+        and not any(ch.isspace() or ch in '<>,;"' for ch in text)
+    )
 
 
 def merchant_for_api_key(authorization: str | None) -> Merchant:

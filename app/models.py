@@ -77,6 +77,8 @@ class Merchant(db.Model):  # type: ignore[name-defined]
     name: Mapped[str] = mapped_column(sa.String(200))
     allowed_domains: Mapped[list[str]] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Where shoppers write with questions about a payment; shown on the receipt (None: not shown).
+    support_email: Mapped[str | None] = mapped_column(sa.String(254), nullable=True)
 
     api_keys: Mapped[list[ApiKey]] = relationship(back_populates="merchant")
 

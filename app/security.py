@@ -1,8 +1,9 @@
 """Security headers on every response, from one ``after_request`` hook.
 
 - ``Content-Security-Policy``: our pages load only our own stylesheets and scripts (the
-  dashboard's one static script; no inline script or style anywhere) and no other site may
-  frame them. ``form-action`` is left open on
+  dashboard's and the demo shop's static scripts; no inline script or style anywhere), those
+  scripts may ask only our own origin (``connect-src 'self'``: the demo shop's thank-you page
+  polls its order status) and no other site may frame them. ``form-action`` is left open on
   purpose: browsers apply it to the redirects after a form post, and the demo shop's "Buy"
   form ends on Stripe's hosted page.
 - ``X-Frame-Options: DENY`` for browsers without ``frame-ancestors``; ``nosniff``.
@@ -20,8 +21,8 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; base-uri 'none'; "
-    "frame-ancestors 'none'"
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+    "base-uri 'none'; frame-ancestors 'none'"
 )
 HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

@@ -23,10 +23,25 @@ REDIRECT_FAILED = (
     "We are unable to authenticate your payment method. "
     "Please choose a different payment method and try again."
 )
+# The form field an error's ``param`` is about: like Stripe.js, the page shows the error under
+# that field. Errors without one (declines) are the form's alert.
+FIELD_OF_PARAM = {
+    "email": "email",
+    "number": "card_number",
+    "exp_month": "exp",
+    "exp_year": "exp",
+    "cvc": "cvc",
+    "us_bank_account[routing_number]": "routing_number",
+    "us_bank_account[account_number]": "account_number",
+}
 
 
 def _render(session_id, error=None, form=None, status=200):
+    """The hosted page; ``error`` (a :class:`StripeError`) is shown under its field when its
+    ``param`` names one (the field gets ``aria-invalid`` and ``aria-describedby`` and the
+    focus), else as the form's alert."""
     state = current_app.sandbox_state
+    field = FIELD_OF_PARAM.get(error.param) if error is not None else None
     with state.lock:
         session = state.sessions.get(session_id)
         if session is None:
@@ -42,7 +57,8 @@ def _render(session_id, error=None, form=None, status=200):
             methods=methods,
             labels=METHOD_LABELS,
             not_simulated=[m for m in session["payment_method_types"] if m not in METHOD_LABELS],
-            error=error,
+            alert=error.message if error is not None and field is None else None,
+            field_errors={field: error.message} if field else {},
             form=form or {},
             method=chosen if chosen in methods else (methods[0] if methods else None),
         )
@@ -57,8 +73,8 @@ def _merchant(session):
 def page(session_id):
     """Show the payment form, or the expired / already-paid notice; after a failed redirect
     payment (``?redirect_status=failed``, as Stripe appends to the return URL) with its error."""
-    error = REDIRECT_FAILED if request.args.get("redirect_status") == "failed" else None
-    return _render(session_id, error)
+    failed = request.args.get("redirect_status") == "failed"
+    return _render(session_id, StripeError(REDIRECT_FAILED) if failed else None)
 
 
 @hosted.post("/pay/<session_id>")
@@ -69,7 +85,7 @@ def pay(session_id):
     form = request.form
     email = form.get("email", "").strip()
     if "@" not in email:
-        return _render(session_id, "Your email address is incomplete.", form)
+        return _render(session_id, StripeError("Your email address is incomplete.", param="email"), form)
     method = form.get("method") or "card"
     try:
         if method in REDIRECT_METHODS:
@@ -93,7 +109,7 @@ def pay(session_id):
                 number=form.get("card_number"),
                 email=email,
                 name=form.get("name") or None,
-                expiry=form.get("exp", ""),
+                expiry=expiry_text(form.get("exp", "")),
                 cvc=form.get("cvc", ""),
             )
     except StripeError as exc:
@@ -101,7 +117,7 @@ def pay(session_id):
             abort(404)
         return _render(session_id)
     if error is not None:
-        return _render(session_id, error.message, form)
+        return _render(session_id, error, form)
     return redirect(success_redirect(state, session_id), 303)
 
 
@@ -141,3 +157,10 @@ def success_redirect(state, session_id):
     if session["success_url"]:
         return session["success_url"].replace("{CHECKOUT_SESSION_ID}", session_id)
     return url_for("hosted.page", session_id=session_id)
+
+
+def expiry_text(typed):
+    """The expiry as the card form reads it: ``1234`` (digits only, as typed on a phone's
+    number pad) is ``12/34``; anything else is passed on as typed."""
+    digits = typed.replace(" ", "")
+    return f"{digits[:2]}/{digits[2:]}" if digits.isdigit() and len(digits) == 4 else typed

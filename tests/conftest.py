@@ -87,7 +87,10 @@ class Sandbox:
     wsgi: Any
 
     def control(self, path: str, **data: Any) -> dict[str, Any]:
-        response = requests.post(f"{self.url}/_sandbox/{path}", data=data, timeout=10)
+        # A control call that waits server-side (``deliveries/flush`` with ``timeout``) must not
+        # be cut short by our own read timeout.
+        wait = float(data.get("timeout", 0))
+        response = requests.post(f"{self.url}/_sandbox/{path}", data=data, timeout=10 + wait)
         response.raise_for_status()
         return response.json()  # type: ignore[no-any-return]
 
@@ -176,12 +179,16 @@ def sandbox_ctl(sandbox_server: Sandbox, live_server: str) -> Iterator[Sandbox]:
 
     The sandbox clock only moves forward (``clock/advance``) and is shared by the session: each
     test starts and ends on real time, so that one test's advance cannot make Stripe refuse
-    another's ``expires_at``.
+    another's ``expires_at``. Webhooks are due on the sandbox clock, so what a test queued on an
+    advanced clock is delivered before the clock goes back (else it would wait for real time to
+    catch up, and every later flush would time out).
     """
     state = sandbox_server.wsgi.sandbox_state
     with state.lock:
         state.clock_offset = 0.0
     yield sandbox_server
+    if state.clock_offset:
+        state.webhooks.flush(timeout=5)
     with state.lock:
         state.clock_offset = 0.0
 

@@ -1,22 +1,28 @@
 """Shopper pages: ``/pay/<id>``, ``/checkout/success``, ``/checkout/cancel``.
 
-Server-rendered, no external assets. The success page never trusts its query string: it asks
-Stripe for the Checkout Session and fulfils through the same path as the webhook.
+Server-rendered, no external assets, no script. The success page never trusts its query
+string: it asks Stripe for the Checkout Session and fulfils through the same path as the
+webhook. Nothing moves on by itself: the receipt and the ended page have a "Return to
+<merchant>" link the shopper follows when ready (WCAG 2.2.1, "Timing Adjustable": no timed
+redirect).
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import Blueprint, redirect, render_template, request
+import sqlalchemy as sa
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_limiter import RateLimitExceeded
 from werkzeug.wrappers import Response
 
 from ..errors import GatewayUnavailable, NotFound, ServiceError
 from ..extensions import db
-from ..models import Payment
+from ..models import Payment, Refund
 from ..payments.creation import open_checkout_session
 from ..payments.currencies import format_amount
 from ..payments.fulfilment import apply_checkout_session
@@ -42,11 +48,32 @@ def payment_method_filter(details: dict[str, Any] | None) -> str | None:
     return describe(details)
 
 
+@bp.app_template_filter("rfc3339")
+def rfc3339_filter(moment: datetime) -> str:
+    """Jinja filter: an aware datetime as RFC 3339 in UTC, for ``<time datetime>``:
+    ``2026-11-21T14:05:09Z``."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@bp.app_template_filter("readable_time")
+def readable_time_filter(moment: datetime) -> str:
+    """Jinja filter: an aware datetime for people, in UTC and saying so:
+    ``21 November 2026, 14:05 UTC``."""
+    utc = moment.astimezone(UTC)
+    return f"{utc.day} {utc:%B %Y, %H:%M} UTC"
+
+
 def with_query(url: str, **params: str) -> str:
     """``url`` with ``params`` added to its query string (existing parameters are kept)."""
     parts = urlsplit(url)
     query = parse_qsl(parts.query, keep_blank_values=True) + list(params.items())
     return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def back_to_merchant(url: str, payment: Payment) -> str:
+    """The merchant's ``success_url`` or ``cancel_url`` with ``payment_id`` and ``order_id``
+    added, so the shop knows which order the shopper comes back from."""
+    return with_query(url, payment_id=payment.id, order_id=payment.order_id)
 
 
 def _payment_or_404(payment_id: str | None) -> Payment:
@@ -57,10 +84,19 @@ def _payment_or_404(payment_id: str | None) -> Payment:
 
 
 def _receipt(payment: Payment, status: int = 200) -> tuple[str, int]:
-    continue_url = with_query(payment.success_url, payment_id=payment.id, order_id=payment.order_id)
+    refunds = db.session.scalars(
+        sa.select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.created_at, Refund.id)
+    ).all()
     return (
         render_template(
-            "receipt.html", payment=payment, continue_url=continue_url, paid=payment.status in PAID
+            "receipt.html",
+            payment=payment,
+            continue_url=back_to_merchant(payment.success_url, payment),
+            paid=payment.status in PAID,
+            refunds=refunds,
+            # A paid receipt is dated when the money moved; a bank debit still processing, when
+            # the shopper paid (the payment's last change).
+            receipt_time=payment.paid_at or payment.updated_at,
         ),
         status,
     )
@@ -110,14 +146,41 @@ def success() -> tuple[str, int]:
 
 @bp.get("/checkout/cancel")
 def cancel() -> Response:
-    """The shopper left Stripe's page: back to the merchant's ``cancel_url``; the payment stays open."""
+    """The shopper left Stripe's page: back to the merchant's ``cancel_url`` with
+    ``payment_id`` and ``order_id`` (as on the way back from the receipt); the payment stays open."""
     payment = _payment_or_404(request.args.get("payment_id"))
-    return redirect(payment.cancel_url, code=303)
+    return redirect(back_to_merchant(payment.cancel_url, payment), code=303)
+
+
+#: A payment id as it appears in a pasted link or on its own (``pay_`` and letters/digits).
+_PAYMENT_ID = re.compile(r"\bpay_[A-Za-z0-9]+")
+
+
+@bp.get("/pay")
+def find_payment() -> Response | tuple[str, int]:
+    """The not-found page's form: ``?link=`` a pasted payment link (or bare ``pay_…`` id) →
+    303 to ``/pay/<id>``; anything without a payment id → the not-found page again, with the
+    error tied to the field."""
+    found = _PAYMENT_ID.search(request.args.get("link", ""))
+    if found is None:
+        return _not_found(
+            "We could not find this payment.",
+            field_error="That does not look like a payment link: a payment link contains “/pay/pay_”.",
+        )
+    return redirect(url_for("checkout.pay", payment_id=found.group()), code=303)
+
+
+def _not_found(message: str, field_error: str | None = None) -> tuple[str, int]:
+    """The not-found page: ``message``, what the shopper can do, and a field to open a payment
+    link again (``field_error`` shown next to it)."""
+    return render_template("not_found.html", message=message, field_error=field_error), 404
 
 
 @bp.errorhandler(ServiceError)
 def error_page(exc: ServiceError) -> tuple[str, int]:
     db.session.rollback()
+    if exc.status == 404:
+        return _not_found(exc.message)
     return render_template(
         "message.html",
         title="Something went wrong" if exc.status >= 500 else "Not found",

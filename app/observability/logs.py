@@ -58,10 +58,12 @@ def _request_ids(_logger: Any, _name: str, event_dict: EventDict) -> EventDict:
         event_dict.setdefault("request_id", g.get("request_id"))
         merchant = g.get("merchant")
         if merchant is not None:
-            # The id from the identity map, not ``merchant.id``: after the request's last rollback
-            # that attribute is expired, and reading it would cost a SELECT per log line.
+            # The key from the identity map, never an attribute: a commit expires the instance,
+            # and reloading it here would query the database inside the logging handler's lock
+            # (on SQLite a BEGIN IMMEDIATE, deadlocked with any writer that logs meanwhile).
             identity = sa.inspect(merchant).identity
-            event_dict.setdefault("merchant_id", identity[0] if identity else None)
+            if identity:
+                event_dict.setdefault("merchant_id", identity[0])
         payment_id = (request.view_args or {}).get("payment_id")
         if payment_id:
             event_dict.setdefault("payment_id", payment_id)

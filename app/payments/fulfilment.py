@@ -108,6 +108,9 @@ def apply_checkout_session(
       - otherwise move to ``processing`` (no fulfilment yet).
     - ``expired``: move to ``expired``.
 
+    A ``complete`` session also gives the payment the shopper's email
+    (``customer_details.email``) when the merchant did not send ``customer_email``.
+
     Moves only go forward (:mod:`app.payments.states`), so a stale or repeated session changes
     nothing. Works inside the caller's unit of work (does not commit). Returns the payment, or
     None when the session is not ours.
@@ -122,6 +125,8 @@ def apply_checkout_session(
     if intent_id:
         ids["stripe_payment_intent_id"] = intent_id
     common = {"source": source, "stripe_event_id": stripe_event_id, "stripe_object_id": session["id"]}
+    if session.get("status") == "complete":
+        _store_customer_email(payment, session)
 
     if session.get("status") == "complete" and session.get("payment_status") in (
         "paid",
@@ -177,6 +182,22 @@ def _method_details(session: dict[str, Any]) -> dict[str, Any] | None:
     the session was not retrieved with ``payment_intent.latest_charge`` expanded)."""
     intent = session.get("payment_intent")
     return details_from_charge(intent.get("latest_charge")) if isinstance(intent, dict) else None
+
+
+def _store_customer_email(payment: Payment, session: dict[str, Any]) -> None:
+    """Keep the email the shopper typed on Stripe's page (the session's
+    ``customer_details.email``) when the merchant gave no ``customer_email``: a conditional
+    UPDATE, so the merchant's address and an earlier copy are never overwritten."""
+    email = (session.get("customer_details") or {}).get("email")
+    if not isinstance(email, str) or not email or len(email) > 254:
+        return
+    db.session.execute(
+        sa.update(Payment)
+        .where(Payment.id == payment.id, Payment.customer_email.is_(None))
+        .values(customer_email=email)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.refresh(payment)
 
 
 def _failure_data(failure: dict[str, Any]) -> dict[str, Any]:

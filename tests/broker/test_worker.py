@@ -57,9 +57,9 @@ def test_webhooks_go_out_while_the_broker_is_unreachable_and_events_follow_on_th
         worker = start_worker(database_url, url, broker.exchange, log_path)
         try:
             event_ids = succeed_payments(merchant.id, 3)
-            wait_for(lambda: len(receiver.received) >= 3, timeout=10)
+            wait_for(lambda: len(receiver.received) >= 3, timeout=30)
             assert sorted(r.event["id"] for r in receiver.received) == sorted(event_ids)
-            wait_for(lambda: b"broker_publish_failed" in log_path.read_bytes(), timeout=10)
+            wait_for(lambda: b"broker_publish_failed" in log_path.read_bytes(), timeout=30)
             assert unpublished(broker_app) == 3
             if outage == "cut":
                 broker.proxy.restore()

@@ -76,9 +76,13 @@ def test_declined_card_shows_the_error_and_the_payment_stays_open(
     wait_for(lambda: payment_status(client, merchant, payment["id"]) == "succeeded")
 
 
-def test_receipt_redirects_to_the_merchant_on_its_own(page, client, merchant, live_server, sandbox_ctl):
+def test_receipt_takes_the_shopper_to_the_merchant_with_its_button(
+    page, client, merchant, live_server, sandbox_ctl
+):
+    # The receipt used to redirect on its own after 4 s; now the shopper follows its button.
     payment = create_payment(client, merchant, live_server)
     page.goto(payment["checkout_url"])
     fill_card(page, "4242424242424242")
     page.get_by_role("button", name="Pay", exact=True).click()
+    page.get_by_role("link", name="Return to Acme Shop").click()
     page.wait_for_url(re.compile(r"/_merchant/thanks\?payment_id="), timeout=15_000)

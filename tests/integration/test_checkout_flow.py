@@ -142,7 +142,10 @@ def test_cancel_returns_to_merchant_and_payment_stays_open(client, merchant, san
         timeout=10,
     )
     assert response.status_code == 303
-    assert response.headers["Location"] == "https://shop.example/cart"
+    # Like the way back from the receipt, the cancel URL says which payment and order.
+    assert response.headers["Location"] == (
+        f"https://shop.example/cart?payment_id={payment['id']}&order_id=A-1001"
+    )
     assert get_payment(client, merchant, payment["id"])["status"] == "open"
 
 

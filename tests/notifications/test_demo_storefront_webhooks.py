@@ -46,12 +46,16 @@ def test_thanks_page_says_paid_only_after_the_verified_notification(demo_app, ma
 
         transition(payment_id, PaymentStatus.SUCCEEDED)
         waiting = client.get(f"/demo/thanks?payment_id={payment_id}").get_data(as_text=True)
-        assert "Waiting for payment confirmation" in waiting and 'http-equiv="refresh"' in waiting
+        # It keeps asking the store (a static script polling /demo/orders/<id>), never reloads itself.
+        assert "Waiting for payment confirmation" in waiting and "data-poll=" in waiting
+        assert "http-equiv" not in waiting
+        assert client.get(f"/demo/orders/{payment_id}").get_json()["status"] == "waiting"
 
         with demo_app.app_context():
             assert Worker(name="demo").run_once() == 1
         paid = client.get(f"/demo/thanks?payment_id={payment_id}").get_data(as_text=True)
         assert "Paid" in paid and "refresh" not in paid
+        assert client.get(f"/demo/orders/{payment_id}").get_json() == {"status": "paid", "text": "Paid"}
     finally:
         server.stop()
 

@@ -83,7 +83,8 @@ def test_a_create_waiting_on_a_slow_stripe_blocks_no_other_request(app, live_ser
     """Before: the create's reload after commit held SQLite's write lock across the Stripe call,
     so a plain GET waited 15 s (busy_timeout) and answered 500 "database is locked"."""
     other = api(live_server, merchant, "POST", "/payments", json=payment_body(order_id="other")).json()
-    sessions_before = len(sessions_at_stripe(sandbox_ctl))
+    # Ids, not a count: the first page (100, newest first) of a shared sandbox may already be full.
+    sessions_before = {s["id"] for s in sessions_at_stripe(sandbox_ctl)}
     port = int(sandbox_ctl.url.rsplit(":", 1)[1])
     with TcpProxy("127.0.0.1", port) as proxy, stripe_at(app, f"http://{proxy.address}", timeout=30):
         proxy.delay = 17.0  # longer than SQLite's busy_timeout (15 s)
@@ -96,7 +97,7 @@ def test_a_create_waiting_on_a_slow_stripe_blocks_no_other_request(app, live_ser
         creating = threading.Thread(target=slow_create)
         creating.start()
         # The session exists at Stripe: the create is now waiting for Stripe's answer.
-        wait_for(lambda: len(sessions_at_stripe(sandbox_ctl)) > sessions_before, timeout=15)
+        wait_for(lambda: {s["id"] for s in sessions_at_stripe(sandbox_ctl)} - sessions_before, timeout=15)
         read = api(live_server, merchant, "GET", f"/payments/{other['id']}")
         read_done = time.monotonic()
         creating.join(60)
