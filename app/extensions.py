@@ -14,7 +14,12 @@ class Base(DeclarativeBase):
     """Declarative base for the typed (``Mapped[...]``) models."""
 
 
-db = SQLAlchemy(model_class=Base)
+#: ``expire_on_commit=False``: a commit does not expire the session's objects, so reading one after
+#: a commit costs no reload (10 → 6 SQL statements per create, measured by ``make bench``). Nothing
+#: relies on that reload for fresh data: every unit of work that must see other writers' changes
+#: starts with ``rollback()`` (which still expires everything), locks rows with ``populate_existing``
+#: (``app.payments.transitions.lock_payment``) or refreshes after its compare-and-set UPDATE.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 #: Rate limits; keyed by client address (``request.remote_addr``) unless a limit says otherwise.
 #: Settings: ``RATELIMIT_*`` in :mod:`app.config`; the limits themselves: :mod:`app.rate_limits`.

@@ -18,44 +18,39 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import secrets
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.counting import hot_path_counts
 from bench.procs import Processes, free_port
-from bench.run import reset_database
+from bench.run import reset_database, service_environment
 from bench.variants import VARIANTS
 from bench.workload import SHOP_DOMAIN, order_body, stripe_event, stripe_signature
 
 
 def build_app(db_name: str, stripe_port: int) -> tuple[Any, str, str]:
     """The service on a fresh database with one merchant: ``(app, api_key, webhook_secret)``."""
-    secret = "whsec_" + secrets.token_hex(16)
-    os.environ.update(
-        APP_ENV="production",
-        DATABASE_URL=reset_database(db_name),
-        SECRET_KEY=secrets.token_hex(32),
-        STRIPE_SECRET_KEY="sk_test_bench",
-        STRIPE_WEBHOOK_SECRET=secret,
-        STRIPE_API_BASE=f"http://127.0.0.1:{stripe_port}",
-        PUBLIC_BASE_URL="http://127.0.0.1:8000",
-    )
+    env = service_environment(reset_database(db_name), stripe_port)
+    secret = env["STRIPE_WEBHOOK_SECRET"]
+    os.environ.update(env)
+    # Metrics in multiprocess mode (files), as gunicorn.conf.py sets up for the web workers.
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="bench-metrics-"))
     from flask_migrate import upgrade
 
     from app import create_app
     from app.merchants import create_merchant
+    from app.observability.logs import _Handler
 
     app = create_app()
     with app.app_context():
         upgrade()
         _, key = create_merchant("Bench shop", [SHOP_DOMAIN])
-    # gunicorn's workers log to stderr at INFO (logging.basicConfig in create_app); so do we,
-    # into a file, so that the cost of logging is in the profile as it is in production.
-    handler = logging.getLogger().handlers[0]
-    assert isinstance(handler, logging.StreamHandler)
+    # gunicorn's workers log JSON lines to stderr at INFO (app.observability.logs); so do we, into
+    # /dev/null, so that the cost of logging is in the profile as it is in production.
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h, _Handler))
     handler.setStream(open(os.devnull, "w"))  # noqa: SIM115
     return app, key, secret
 

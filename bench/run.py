@@ -101,6 +101,30 @@ class Results:
     statements: dict[str, int] = field(default_factory=dict)
 
 
+#: Every limit of ``app.config.RATE_LIMITS`` (a merchant API key, a client address) raised far above
+#: what one machine can send, so that the bench measures the limiter's cost, never its 429s.
+BENCH_RATE_LIMIT = "10000000 per minute"
+
+
+def service_environment(database_url: str, stripe_port: int) -> dict[str, str]:
+    """The service's settings as a merchant deploys it: production, the Stripe stand-in, rate limits
+    counted in Redis (127.0.0.1:6379, ``RATELIMIT_STORAGE_URI`` wins if set) but never reached."""
+    from app.config import RATE_LIMITS
+
+    return {
+        "APP_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": secrets.token_hex(32),
+        "STRIPE_SECRET_KEY": "sk_test_bench",
+        "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
+        "STRIPE_API_BASE": f"http://127.0.0.1:{stripe_port}",
+        # Production insists on https; it is only the base of the success and cancel URLs.
+        "PUBLIC_BASE_URL": "https://shop-checkout.bench.example",
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "redis://127.0.0.1:6379/0"),
+        **dict.fromkeys(RATE_LIMITS, BENCH_RATE_LIMIT),
+    }
+
+
 def reset_database(name: str) -> str:
     """Drop and create database ``name`` on the bench's MariaDB; return its SQLAlchemy URL."""
     engine = sa.create_engine(MYSQL)
@@ -170,13 +194,7 @@ class Bench:
         port = free_port()
         self.service_env = {
             **self.base_env,
-            "APP_ENV": "production",
-            "DATABASE_URL": reset_database(self.args.service_db),
-            "SECRET_KEY": secrets.token_hex(32),
-            "STRIPE_SECRET_KEY": "sk_test_bench",
-            "STRIPE_WEBHOOK_SECRET": "whsec_" + secrets.token_hex(16),
-            "STRIPE_API_BASE": f"http://127.0.0.1:{self.stripe_port}",
-            "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
+            **service_environment(reset_database(self.args.service_db), self.stripe_port),
             "PORT": str(port),
             "BENCH_VARIANTS": ";".join(self.args.variant),
         }

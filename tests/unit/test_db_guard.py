@@ -26,12 +26,12 @@ def test_guard_raises_while_a_transaction_is_open_and_not_after_commit(app):
         assert_no_transaction()
 
 
-def test_an_attribute_reload_after_commit_opens_a_transaction(app, merchant):
+def test_an_attribute_reload_after_rollback_opens_a_transaction(app, merchant):
     with app.app_context():
         row = db.session.get(Merchant, merchant.id)
-        db.session.commit()
+        db.session.rollback()  # a commit no longer expires objects (expire_on_commit=False); this does
         assert_no_transaction()
-        assert row.name  # expired by the commit: reloading it begins a new transaction
+        assert row.name  # expired by the rollback: reloading it begins a new transaction
         with pytest.raises(TransactionOpen):
             assert_no_transaction()
         db.session.rollback()
