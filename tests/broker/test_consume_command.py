@@ -27,7 +27,14 @@ def consume(broker, tmp_path, *args: str) -> tuple[subprocess.Popen[str], object
          "--broker", broker.direct_url, "--exchange", broker.exchange, *args],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=stderr, text=True,
     )  # fmt: skip
-    wait_for(lambda: "listening on" in (tmp_path / "stderr.txt").read_text() or process.poll() is not None)
+    try:  # a new process imports the whole app: on a loaded machine that takes a while
+        wait_for(
+            lambda: "listening on" in (tmp_path / "stderr.txt").read_text() or process.poll() is not None,
+            timeout=60,
+        )
+    except AssertionError:
+        process.kill()
+        raise
     assert process.poll() is None, (tmp_path / "stderr.txt").read_text()
     return process, stderr
 
