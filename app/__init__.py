@@ -12,7 +12,7 @@ from flask import Flask
 from .config import load_config
 from .db import install_transaction_guard
 from .extensions import configure_sqlite, db, limiter, migrate
-from .security import register_security_headers
+from .security import register_nul_refusal, register_security_headers
 from .stripe_gateway import StripeGateway
 
 
@@ -35,6 +35,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     register_blueprints(app)
     register_observability(app)
     register_security_headers(app)
+    register_nul_refusal(app)
     register_commands(app)
     return app
 

@@ -18,7 +18,9 @@ Sources: OWASP Secure Headers Project; MDN's pages on each header.
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, abort, request
+
+from .errors import InvalidRequest
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
@@ -46,3 +48,31 @@ def register_security_headers(app: Flask) -> None:
         if production:
             response.headers["Strict-Transport-Security"] = STRICT_TRANSPORT_SECURITY
         return response
+
+
+def register_nul_refusal(app: Flask) -> None:
+    """Answer 400 to a request holding NUL (U+0000, ``%00``) in its path, a query or form
+    parameter or a header, before any view runs. No id, key or text of ours contains it, and
+    PostgreSQL can neither store nor compare it (psycopg refuses to send it: a 500); it is
+    refused on every database so that the answer does not depend on which one runs. The
+    blueprints render the :class:`InvalidRequest` (the API as JSON naming the parameter)."""
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        param = _first_with_nul()
+        if param is None:
+            return
+        if request.blueprint is None:
+            abort(400)
+        raise InvalidRequest(f"Invalid {param}: text must not contain NUL (U+0000).", param=param)
+
+
+def _first_with_nul() -> str | None:
+    """The name of the first parameter or header holding NUL (``path`` for the path), or None."""
+    parts = [
+        ("path", request.path),
+        *request.args.items(multi=True),
+        *request.form.items(multi=True),
+        *request.headers.items(),
+    ]
+    return next((name for name, value in parts if "\x00" in name + value), None)

@@ -404,7 +404,8 @@ def decode_json_body(raw: bytes) -> Any:
     documents would exhaust Python's recursion limit further on); ``parameter_invalid`` naming
     the parameter (``metadata``, ``line_items[0].name``) when a key or string is not a sequence
     of Unicode scalar values, i.e. holds an unpaired surrogate escape such as ``"\\ud800"``
-    (RFC 8259, section 8.2: such text cannot be stored or sent on as UTF-8).
+    (RFC 8259, section 8.2: such text cannot be stored or sent on as UTF-8), or holds NUL
+    (``"\\u0000"``, which PostgreSQL cannot store in text).
     """
     try:
         body = json.loads(raw)
@@ -441,11 +442,14 @@ def _check_unicode(text: str, loc: tuple[str | int, ...]) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        param = _param_path(loc) if loc else None
-        where = f"Invalid {param}: " if param else "Invalid request body: "
-        raise InvalidRequest(
-            where + "text must be valid Unicode (no unpaired surrogates such as \\ud800).", param=param
-        ) from None
+        problem = "text must be valid Unicode (no unpaired surrogates such as \\ud800)."
+    else:
+        if "\x00" not in text:
+            return
+        problem = "text must not contain NUL (\\u0000)."  # PostgreSQL cannot store it
+    param = _param_path(loc) if loc else None
+    where = f"Invalid {param}: " if param else "Invalid request body: "
+    raise InvalidRequest(where + problem, param=param)
 
 
 def _parse(model: type[_Model], body: object, context: dict[str, Any] | None = None) -> _Model:
