@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 
 import click
 from flask import Flask, current_app
@@ -211,10 +213,15 @@ def consume_command(url: str, exchange: str, queue: str | None, max_count: int |
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--broker / --exchange") from exc
     received = 0
+    stop = threading.Event()
+    # Ctrl-C (and SIGTERM) ask the loop to end after the current poll, rather than raising
+    # KeyboardInterrupt somewhere inside the broker client; also if SIGINT was inherited ignored.
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
     try:
         with subscription:
             click.echo(f"listening on {broker.safe_address(url)} ({exchange}); Ctrl-C stops", err=True)
-            while max_count is None or received < max_count:
+            while not stop.is_set() and (max_count is None or received < max_count):
                 message = subscription.get(timeout=1.0)
                 if message is None:
                     continue
@@ -222,8 +229,6 @@ def consume_command(url: str, exchange: str, queue: str | None, max_count: int |
                 click.echo(json.dumps({"message_id": message.message_id, "key": message.key, "event": event}))
                 message.ack()
                 received += 1
-    except KeyboardInterrupt:
-        pass
     except broker.BrokerError as exc:
         raise click.ClickException(f"broker {broker.safe_address(url)}: {exc}") from exc
     click.echo(f"{received} event(s) received", err=True)
