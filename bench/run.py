@@ -438,7 +438,8 @@ def print_table(r: Results, args: argparse.Namespace) -> None:
         f"## make bench — {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
         f"Stripe latency {lat * 1000:.0f} ms, wrk {args.seconds} s per figure; gunicorn.conf.py with "
         f"WEB_CONCURRENCY={os.environ.get('WEB_CONCURRENCY', '(default)')}, "
-        f"GUNICORN_THREADS={os.environ.get('GUNICORN_THREADS', '(default)')}; "
+        f"GUNICORN_WORKER_CONNECTIONS={os.environ.get('GUNICORN_WORKER_CONNECTIONS', '(default)')}; "
+        f"rate limits in {os.environ.get('RATELIMIT_STORAGE_URI', 'redis://127.0.0.1:6379/0')}; "
         f"what-ifs: {', '.join(args.variant) or 'none'}; load average at the end {os.getloadavg()[0]:.1f}\n"
     )
     print("| figure | value | p50 / p99 ms | CPU ms/req | notes |")

@@ -129,6 +129,13 @@ def configure_logging(log_format: str, level: str) -> None:
     root.addHandler(handler)
     root.setLevel(level)
     logging.getLogger("stripe").setLevel(logging.WARNING)
+    # No line shows the caller's file and line, its thread or its multiprocessing name, so
+    # records do not collect them (the Logging HOWTO, "Optimization"): finding the caller walks
+    # the stack for every record (measured: 48-65 -> 43-48 µs per request line).
+    # (The process id stays: gunicorn's own lines show it.)
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logMultiprocessing = False
 
 
 request_log = structlog.get_logger("app.request")
