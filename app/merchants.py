@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from .errors import AuthenticationFailed, Conflict, InvalidRequest, NotFound
 from .extensions import db
-from .models import ApiKey, Merchant, utcnow
+from .models import ApiKey, Merchant, id_number, utcnow
 from .payments.serializers import rfc3339
 
 API_KEY_PREFIX = "mk_"
@@ -187,10 +187,9 @@ def list_api_keys(merchant_id: str) -> list[ApiKey]:
 def get_api_key(merchant_id: str, key_id: int | str) -> ApiKey:
     """The merchant's key by number or public id (``key_12``). Raises :class:`NotFound` for an
     unknown, malformed or another merchant's id."""
-    number = key_id.removeprefix(API_KEY_ID_PREFIX) if isinstance(key_id, str) else str(key_id)
-    key = None
-    if number.isascii() and number.isdigit() and len(number) <= 18:
-        key = db.session.get(ApiKey, int(number))
+    text = key_id.removeprefix(API_KEY_ID_PREFIX) if isinstance(key_id, str) else str(key_id)
+    number = id_number(text, ApiKey.id)
+    key = db.session.get(ApiKey, number) if number is not None else None
     if key is None or key.merchant_id != merchant_id:
         raise NotFound(f"No such API key: {key_id!r}.", param="id")
     return key

@@ -55,6 +55,17 @@ def binary_string(length: int) -> sa.types.TypeEngine[str]:
     )
 
 
+def id_number(text: str, column: Any) -> int | None:
+    """``text`` as a value of the integer id ``column``, or None when it is not a decimal number
+    or is beyond what the column holds (a 32-bit INTEGER, or a 64-bit BIGINT): such an id names
+    no row, and PostgreSQL refuses to compare an out-of-range number with the column."""
+    if not (text.isascii() and text.isdigit()):
+        return None
+    number = int(text)
+    bits = 63 if isinstance(column.type, sa.BigInteger) else 31
+    return number if number < 2**bits else None
+
+
 class UTCDateTime(sa.TypeDecorator[datetime]):
     """A DATETIME holding UTC: aware datetimes in, aware (UTC) datetimes out.
 

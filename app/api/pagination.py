@@ -19,6 +19,7 @@ from flask import request
 
 from ..errors import InvalidRequest
 from ..extensions import db
+from ..models import id_number
 from ..payments.schemas import parse_limit
 
 #: Query parameters every list takes.
@@ -78,10 +79,12 @@ def _cursor(query: sa.Select[Any], model: Any, name: str, cursor_id: str, id_pre
     """The row ``cursor_id`` of the (scoped) list; a 400 naming ``name`` if it is not in it.
     Numeric ids are shown as ``id_prefix`` + the number (``key_12``; the timeline: ``12``)."""
     numeric = isinstance(model.id.type, sa.Integer)
-    number = cursor_id.removeprefix(id_prefix) if cursor_id.startswith(id_prefix) else ""
+    number = None
+    if cursor_id.startswith(id_prefix):
+        number = id_number(cursor_id.removeprefix(id_prefix), model.id)
     row = None
-    if not numeric or (number.isascii() and number.isdigit() and len(number) <= 18):
-        row = db.session.scalars(query.where(model.id == (int(number) if numeric else cursor_id))).first()
+    if not numeric or number is not None:
+        row = db.session.scalars(query.where(model.id == (number if numeric else cursor_id))).first()
     if row is None:
         raise InvalidRequest(f"No such object: {cursor_id!r}.", param=name)
     return row

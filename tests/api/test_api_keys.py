@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
@@ -136,3 +137,13 @@ def test_the_cli_creates_lists_rolls_and_revokes_keys(app, client, merchant):
     unknown = runner.invoke(args=["merchants", "keys", "revoke", merchant.id, "key_0"])
     assert unknown.exit_code != 0 and "No such API key" in unknown.output
     assert runner.invoke(args=["merchants", "keys", "list", "mer_nope"]).exit_code != 0
+
+
+@pytest.mark.parametrize("key_id", ["key_4000000000009979", "4000000000009979", "key_99999999999999999999"])
+def test_a_key_id_beyond_the_column_is_404_not_500(client, merchant, key_id):
+    """PostgreSQL refuses to compare a number beyond INTEGER with the id column (found by the
+    OpenAPI fuzz run on PostgreSQL): such an id names no key, on every database."""
+    answer = client.get(f"/api/v1/api_keys/{key_id}", headers=merchant.headers)
+    assert answer.status_code == 404 and answer.get_json()["error"]["code"] == "resource_missing"
+    listed = client.get(f"/api/v1/api_keys?starting_after={key_id}", headers=merchant.headers)
+    assert listed.status_code == 400 and listed.get_json()["error"]["param"] == "starting_after"
