@@ -8,14 +8,12 @@ decline, with the bank option), the demo shop and its thank-you page (waiting, p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Page, expect
 
 from app.extensions import limiter
 from app.notifications.worker import Worker
-from tests.browser.test_dashboard_a11y import violations
+from tests.browser.axe import violations
 from tests.browser.test_shopper_pays import fill_card
 from tests.checkout.support import (  # noqa: F401  (fixtures)
     create_payment,
@@ -32,14 +30,11 @@ WIDTHS = pytest.mark.parametrize("width", [390, 1280])
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    """A page whose context lets axe's injected (inline) script run under our CSP; the pages'
-    own keeping to the CSP is checked by ``test_shopper_pages`` with the CSP in force."""
-    context = browser.new_context(bypass_csp=True)
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
+def page(axe_page: Page) -> Page:
+    """Audits inject axe-core, which our CSP refuses: the CSP-bypassing page of
+    ``tests/browser/axe.py``. The pages' own keeping to the CSP is checked by
+    ``test_shopper_pages`` with the CSP in force."""
+    return axe_page
 
 
 @pytest.fixture
