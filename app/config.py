@@ -54,7 +54,7 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "DATABASE_URL", "SQLALCHEMY_DATABASE_URI", "SQLite file `instance/checkout.sqlite3`",
-        "`mysql+pymysql://user:pass@host/db`", secret=True,
+        "`mysql+pymysql://user:pass@host/db` or `postgresql+psycopg://user:pass@host/db`", secret=True,
     ),
     Setting(
         "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY", "required in production; `sk_test_sandbox` otherwise",

@@ -56,7 +56,10 @@ def test_an_answer_cut_short_is_a_failed_attempt_and_the_worker_goes_on(
     assert [r.event["data"]["order_id"] for r in receiver.received] == ["B-1"]
     status, (attempt,) = attempts_of(client, acme)
     assert status == "retrying"
-    assert attempt["status_code"] is None and "IncompleteRead" in attempt["error"]
+    # The endpoint closes before reading our whole request: the client sees the short body, or a
+    # reset when the kernel answers the unread bytes with RST. Either is this failed attempt.
+    assert attempt["status_code"] is None
+    assert "IncompleteRead" in attempt["error"] or "ConnectionResetError" in attempt["error"]
 
 
 def test_a_trickling_endpoint_is_cut_at_the_deadline_while_others_are_delivered(
