@@ -12,7 +12,7 @@ from flask_login import current_user
 from werkzeug.wrappers import Response
 
 from ..extensions import db
-from ..merchants import issue_api_key, list_api_keys, revoke_api_key
+from ..merchants import api_key_status, issue_api_key, list_api_keys, revoke_api_key
 from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret, set_endpoint_enabled
 from ..notifications.outbox import resend
 from . import bp
@@ -120,7 +120,10 @@ def api_keys() -> str:
         new_key = issue_api_key(current_user.merchant)
         db.session.commit()
     return render_template(
-        "dashboard/api_keys.html", keys=list_api_keys(current_user.merchant_id), new_key=new_key
+        "dashboard/api_keys.html",
+        keys=list_api_keys(current_user.merchant_id),
+        new_key=new_key,
+        status=api_key_status,
     )
 
 

@@ -147,6 +147,18 @@ def test_api_key_created_once_used_and_revoked(app, client, admin, merchant):
     assert client.get("/api/v1/payments", headers=headers).status_code == 401
 
 
+def test_a_rolled_key_that_expired_shows_expired_without_a_revoke_button(app, admin, merchant):
+    from app.merchants import roll_api_key
+
+    with app.app_context():
+        old = db.session.scalars(sa.select(ApiKey).where(ApiKey.merchant_id == merchant.id)).first()
+        roll_api_key(merchant.id, old.id, 0)  # the old key stops at once
+        prefix = old.prefix
+    page = admin.get("/dashboard/developers/api-keys").get_data(as_text=True)
+    row = page.split(prefix)[1].split("</tr>")[0]
+    assert "expired" in row and "Revoke" not in row
+
+
 def test_users_cli(app, merchant):
     runner = app.test_cli_runner()
     made = runner.invoke(
