@@ -24,6 +24,7 @@ from werkzeug.exceptions import HTTPException
 from ..errors import ServiceError
 from ..extensions import db
 from ..models import User
+from ..payments.actor import acting_user
 from ..payments.currencies import format_amount
 from ..payments.serializers import rfc3339
 from ..users import active_user
@@ -76,6 +77,7 @@ def guard() -> None:
         return
     if not current_user.is_authenticated:
         abort(login_manager.unauthorized())
+    acting_user.set(current_user.id)  # named on the timeline entries of what this user does
     if request.method == "POST" and request.endpoint not in VIEWER_POSTS and not current_user.is_admin:
         log.warning("dashboard_forbidden user_id=%s endpoint=%s", current_user.id, request.endpoint)
         abort(403)

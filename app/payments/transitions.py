@@ -15,12 +15,14 @@ import sqlalchemy as sa
 from ..extensions import db
 from ..merchant_events import EVENT_TYPES, emit
 from ..models import Payment, PaymentEvent, Refund, utcnow
+from .actor import acting_user
 from .serializers import payment_to_dict, refund_to_dict
 from .states import (
     ALLOWED_FROM,
     REFUND_REVERSED_FROM,
     REFUND_SUCCEEDED_FROM,
     PaymentStatus,
+    Source,
     status_for_refunded,
 )
 
@@ -72,7 +74,10 @@ def record(
     """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work.
 
     The timeline only: the merchant is told by :func:`notify_merchant`, called where the state
-    changes."""
+    changes. An entry from the dashboard names the user who acted (``data["user_id"]``,
+    :mod:`app.payments.actor`)."""
+    if source == Source.DASHBOARD and (user_id := acting_user.get()) is not None:
+        data = {**(data or {}), "user_id": user_id}
     entry = PaymentEvent(
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,

@@ -106,6 +106,22 @@ def test_viewer_sees_no_actions_and_a_forged_refund_is_forbidden(
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ApiKey)) == 1
 
 
+def test_a_dashboard_refund_names_the_user_on_the_timeline(app, dashboard, merchant, make_user, make_payment):
+    from app.models import PaymentEvent
+
+    payment_id = make_payment(merchant.id)
+    user = make_user(merchant.id)
+    form = {"reason": "duplicate", "confirm": "yes"}
+    dashboard(user).post(f"/dashboard/payments/{payment_id}/refund", form)
+    with app.app_context():
+        entry = db.session.scalars(
+            sa.select(PaymentEvent).where(
+                PaymentEvent.payment_id == payment_id, PaymentEvent.type == "refund.requested"
+            )
+        ).one()
+        assert entry.source == "dashboard" and entry.data["user_id"] == user.id
+
+
 def test_another_merchants_objects_are_404(app, dashboard, make_merchant, make_user, make_payment):
     a, b = make_merchant(name="A"), make_merchant(name="B")
     b_payment = make_payment(b.id)
