@@ -36,6 +36,9 @@ install: $(BIN)/activate
 		'STRIPE_API_BASE=http://127.0.0.1:12111' \
 		'STRIPE_SECRET_KEY=sk_test_sandbox' \
 		'STRIPE_WEBHOOK_SECRET=whsec_sandbox' \
+		'# Test mode (mk_test_ keys) on the same sandbox: it is one account, so the same key and secret.' \
+		'STRIPE_TEST_SECRET_KEY=sk_test_sandbox' \
+		'STRIPE_TEST_WEBHOOK_SECRET=whsec_sandbox' \
 		'PUBLIC_BASE_URL=http://127.0.0.1:$(PORT)' \
 		'WEBHOOK_ALLOW_PRIVATE_URLS=1' > $@
 	@echo "Wrote .env with development settings."

@@ -15,7 +15,7 @@ storage use the patched locks. SQLite is a C library that does not yield: a gree
 its write lock blocks its whole worker for up to ``busy_timeout``. That is acceptable only because
 no transaction is held across a network call (the project's rule); production runs MySQL.
 
-Sizing (``make bench``, README "Performance"): a create costs ~12 ms of CPU and waits ~300 ms on
+Sizing (``make bench``, README "Performance"): a create costs ~16 ms of CPU and waits ~300 ms on
 Stripe, so a worker is CPU-bound long before its greenlets run out: ``workers`` = cores, and
 ``worker_connections`` only bounds how many slow clients one worker holds. The database pool
 (SQLAlchemy's default 5 + 10 overflow per worker) needs no more: no request holds a connection

@@ -13,7 +13,7 @@ from .config import load_config
 from .db import install_transaction_guard
 from .extensions import configure_sqlite, db, limiter, migrate
 from .security import register_nul_refusal, register_security_headers
-from .stripe_gateway import StripeGateway
+from .stripe_gateway import StripeGateway, StripeGateways
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -41,7 +41,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
 
 def register_extensions(app: Flask) -> None:
-    """Database, migrations, rate limits, and the Stripe gateway (one client reused across requests)."""
+    """Database, migrations, rate limits, and the Stripe gateways (live and test accounts, one client
+    each reused across requests)."""
     db.init_app(app)
     install_transaction_guard(db.session)
     with app.app_context():
@@ -49,12 +50,32 @@ def register_extensions(app: Flask) -> None:
             configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(__file__).parent.parent / "migrations"))
     limiter.init_app(app)
-    app.extensions["stripe_gateway"] = StripeGateway(
-        app.config["STRIPE_SECRET_KEY"],
-        api_base=app.config["STRIPE_API_BASE"],
-        webhook_secrets=app.config["STRIPE_WEBHOOK_SECRETS"],
-        timeout=app.config["STRIPE_TIMEOUT"],
+    app.extensions["stripe_gateways"] = build_gateways(app.config)
+
+
+def build_gateways(config: Any) -> StripeGateways:
+    """The live account's gateway and the test account's: ``STRIPE_TEST_*`` settings, each
+    defaulting to the live account's (``STRIPE_*``). In production test mode is off unless
+    ``STRIPE_TEST_SECRET_KEY`` is set; elsewhere it runs on the live account's sandbox (one
+    account: the sandbox does not keep accounts apart)."""
+    live = StripeGateway(
+        config["STRIPE_SECRET_KEY"],
+        api_base=config["STRIPE_API_BASE"],
+        webhook_secrets=config["STRIPE_WEBHOOK_SECRETS"],
+        timeout=config["STRIPE_TIMEOUT"],
     )
+    test_key = config.get("STRIPE_TEST_SECRET_KEY")
+    if config["APP_ENV"] != "production":
+        test_key = test_key or config["STRIPE_SECRET_KEY"]
+    test = None
+    if test_key:
+        test = StripeGateway(
+            test_key,
+            api_base=config.get("STRIPE_TEST_API_BASE") or config["STRIPE_API_BASE"],
+            webhook_secrets=config.get("STRIPE_TEST_WEBHOOK_SECRETS") or config["STRIPE_WEBHOOK_SECRETS"],
+            timeout=config["STRIPE_TIMEOUT"],
+        )
+    return StripeGateways(live, test)
 
 
 def register_blueprints(app: Flask) -> None:

@@ -12,6 +12,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
 from .config import effective_settings
+from .db import unit_of_work
 from .errors import InvalidRequest, ServiceError
 from .extensions import db
 from .merchants import (
@@ -25,9 +26,12 @@ from .merchants import (
 from .models import Merchant
 from .notifications import broker
 from .notifications.endpoints import create_endpoint
+from .notifications.outbox import status_counts
 from .notifications.serializers import endpoint_to_dict
-from .notifications.worker import Worker, status_counts
+from .notifications.settings import current_settings
+from .notifications.worker import Worker
 from .scheduler import job_statuses, periodic_jobs
+from .stripe_gateway import stripe_gateways
 from .users import ROLES, create_user, disable_user, list_users
 
 merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.")
@@ -43,29 +47,42 @@ merchants_cli = AppGroup("merchants", help="Manage merchants and their API keys.
     help="A host that success_url/cancel_url may point at (repeat for several).",
 )
 @click.option("--support-email", help="Where shoppers can write with questions; shown on receipts.")
-def create_merchant_command(name: str, allowed_domains: tuple[str, ...], support_email: str | None) -> None:
-    """Create a merchant and print {"merchant_id", "api_key"} as JSON (the key is shown once)."""
+@click.option("--with-test-key", is_flag=True, help="Also make a test-mode key (printed as test_api_key).")
+def create_merchant_command(
+    name: str, allowed_domains: tuple[str, ...], support_email: str | None, with_test_key: bool
+) -> None:
+    """Create a merchant and print {"merchant_id", "api_key"} (a live key) as JSON, with
+    "test_api_key" too given --with-test-key (keys are shown once)."""
+    if with_test_key and stripe_gateways().test is None:
+        raise click.UsageError("Test mode is not configured (STRIPE_TEST_SECRET_KEY is unset).")
+    shown = {}
     try:
-        merchant, key = create_merchant(name, list(allowed_domains), support_email)
+        with unit_of_work():
+            merchant, shown["api_key"] = create_merchant(name, list(allowed_domains), support_email)
+            if with_test_key:
+                shown["test_api_key"] = create_api_key(merchant.id, livemode=False)[1]
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
-    click.echo(json.dumps({"merchant_id": merchant.id, "api_key": key}))
+    click.echo(json.dumps({"merchant_id": merchant.id, **shown}))
 
 
 @merchants_cli.command("add-webhook")
 @click.argument("merchant_id")
 @click.argument("url")
+@click.option("--test", is_flag=True, help="Receive test-mode events (made with mk_test_ keys).")
 @click.option(
     "--events",
     "events",
     multiple=True,
     help="An event type to send, e.g. payment.succeeded (repeat for several; default: all).",
 )
-def add_webhook_command(merchant_id: str, url: str, events: tuple[str, ...]) -> None:
+def add_webhook_command(merchant_id: str, url: str, test: bool, events: tuple[str, ...]) -> None:
     """Register a webhook endpoint for MERCHANT_ID and print it as JSON, with its secret (shown once)."""
     merchant = _merchant_or_exit(merchant_id)
+    body = {"url": url, "enabled_events": list(events) or ["*"]}
     try:
-        endpoint, secret = create_endpoint(merchant, {"url": url, "enabled_events": list(events) or ["*"]})
+        with unit_of_work():
+            endpoint, secret = create_endpoint(merchant, body, current_settings(), livemode=not test)
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps(endpoint_to_dict(endpoint, secret=secret)))
@@ -85,9 +102,14 @@ def _merchant_or_exit(merchant_id: str) -> Merchant:
 
 @keys_cli.command("create")
 @click.argument("merchant_id")
-def keys_create_command(merchant_id: str) -> None:
+@click.option("--test/--live", default=False, help="A test-mode key (mk_test_…) or a live one (default).")
+def keys_create_command(merchant_id: str, test: bool) -> None:
     """Create an API key for MERCHANT_ID and print it as JSON, with its ``secret`` (shown once)."""
-    key, secret = create_api_key(_merchant_or_exit(merchant_id).id)
+    merchant_id = _merchant_or_exit(merchant_id).id
+    if test and stripe_gateways().test is None:
+        raise click.UsageError("Test mode is not configured (STRIPE_TEST_SECRET_KEY is unset).")
+    with unit_of_work():
+        key, secret = create_api_key(merchant_id, livemode=not test)
     click.echo(json.dumps(api_key_to_dict(key, secret=secret)))
 
 
@@ -105,7 +127,8 @@ def keys_list_command(merchant_id: str) -> None:
 def keys_revoke_command(merchant_id: str, key_id: str) -> None:
     """Revoke KEY_ID (``key_…``) of MERCHANT_ID at once; print the key as JSON."""
     try:
-        key = revoke_api_key(_merchant_or_exit(merchant_id).id, key_id)
+        with unit_of_work():
+            key = revoke_api_key(_merchant_or_exit(merchant_id).id, key_id)
     except ServiceError as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps(api_key_to_dict(key)))
@@ -125,7 +148,8 @@ def keys_roll_command(merchant_id: str, key_id: str, expires_in: int) -> None:
     """Replace KEY_ID of MERCHANT_ID with a new key (printed as JSON with its ``secret``, shown
     once); the old key keeps working --expires-in seconds."""
     try:
-        key, secret = roll_api_key(_merchant_or_exit(merchant_id).id, key_id, expires_in)
+        with unit_of_work():
+            key, secret = roll_api_key(_merchant_or_exit(merchant_id).id, key_id, expires_in)
     except ServiceError as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps(api_key_to_dict(key, secret=secret)))
@@ -147,7 +171,7 @@ def worker_cli(ctx: click.Context) -> None:
 
             host, _, port = bind.rpartition(":")
             start_http_server(int(port), addr=host or "127.0.0.1")
-        Worker().run(periodic_jobs())
+        Worker(settings=current_settings()).run(periodic_jobs())
 
 
 @worker_cli.command("status")
@@ -265,7 +289,13 @@ def reconcile_command(older_than: int, dry_run: bool, events_window: int) -> Non
         def progress(items, label):  # type: ignore[no-untyped-def]
             return click.progressbar(items, label=label.capitalize(), show_pos=True)
 
-    report = reconcile(older_than=older_than, dry_run=dry_run, progress=progress, events_window=events_window)
+    report = reconcile(
+        stripe_gateways(),
+        older_than=older_than,
+        dry_run=dry_run,
+        progress=progress,
+        events_window=events_window,
+    )
     for change in report.changes:
         click.echo(("would change " if dry_run else "changed ") + str(change))
     for error in report.errors:
@@ -288,7 +318,8 @@ def create_user_command(merchant_id: str, email: str, role: str, password_stdin:
     --password-stdin was given (at least 12 characters)."""
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else None
     try:
-        user, generated = create_user(merchant_id, email, role, password)
+        with unit_of_work():
+            user, generated = create_user(merchant_id, email, role, password)
     except ServiceError as exc:
         raise click.UsageError(exc.message) from exc
     out = {"user_id": user.id, "merchant_id": user.merchant_id, "email": user.email, "role": user.role}
@@ -311,7 +342,8 @@ def list_users_command(merchant_id: str | None) -> None:
 def disable_user_command(email: str) -> None:
     """Disable the user EMAIL: no more sign-ins, and open sessions end at their next request."""
     try:
-        user = disable_user(email)
+        with unit_of_work():
+            user = disable_user(email)
     except ServiceError as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(f"disabled {user.id} {user.email}")

@@ -58,7 +58,8 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting(
         "STRIPE_SECRET_KEY", "STRIPE_SECRET_KEY", "required in production; `sk_test_sandbox` otherwise",
-        "`sk_live_…` / `sk_test_…`", secret=True,
+        "the live-mode account: `sk_live_…` (or `sk_test_…` to run everything against a test account)",
+        secret=True,
     ),
     Setting(
         "STRIPE_WEBHOOK_SECRET", "STRIPE_WEBHOOK_SECRETS",
@@ -68,6 +69,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "STRIPE_API_BASE", "STRIPE_API_BASE", f"`{STRIPE_DEFAULT_API_BASE}`; the sandbox in development",
         "where Stripe calls go",
+    ),
+    Setting(
+        "STRIPE_TEST_SECRET_KEY", "STRIPE_TEST_SECRET_KEY",
+        "unset in production (test mode off); `STRIPE_SECRET_KEY` (the sandbox) otherwise",
+        "the test-mode account (`sk_test_…`/`rk_test_…`): payments made with `mk_test_…` keys",
+        secret=True,
+    ),
+    Setting(
+        "STRIPE_TEST_WEBHOOK_SECRET", "STRIPE_TEST_WEBHOOK_SECRETS",
+        "required in production with `STRIPE_TEST_SECRET_KEY`; `STRIPE_WEBHOOK_SECRET` otherwise",
+        "`whsec_…` of the test-mode account's webhook endpoint; comma-separated while rotating",
+        secret=True,
+    ),
+    Setting(
+        "STRIPE_TEST_API_BASE", "STRIPE_TEST_API_BASE", "`STRIPE_API_BASE`",
+        "where the test-mode account's Stripe calls go",
     ),
     Setting(
         "STRIPE_TIMEOUT", "STRIPE_TIMEOUT", "3",
@@ -199,6 +216,12 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
     guard = env.get("TRANSACTION_GUARD") or ("raise" if app_env == "testing" else "log")
     if guard not in ("raise", "log", "off"):
         raise ConfigError(f"TRANSACTION_GUARD must be raise, log or off, not {guard!r}.")
+    test_key = env.get("STRIPE_TEST_SECRET_KEY") or None
+    if production and test_key and not test_key.startswith(("sk_test_", "rk_test_")):
+        raise ConfigError("STRIPE_TEST_SECRET_KEY must be a test-mode key (sk_test_… or rk_test_…).")
+    if production and test_key and not env.get("STRIPE_TEST_WEBHOOK_SECRET"):
+        raise ConfigError("STRIPE_TEST_WEBHOOK_SECRET is required with STRIPE_TEST_SECRET_KEY in production.")
+    api_base = env.get("STRIPE_API_BASE") or (STRIPE_DEFAULT_API_BASE if production else SANDBOX_API_BASE)
     sqlite_default = "sqlite:///" + str(Path(instance_path) / "checkout.sqlite3")
     return {
         **_rate_limit_settings(app_env, env),
@@ -209,8 +232,12 @@ def load_config(instance_path: str, environ: dict[str, str] | None = None) -> di
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_recycle": 280},
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY") or "sk_test_sandbox",
         "STRIPE_WEBHOOK_SECRETS": _split(env.get("STRIPE_WEBHOOK_SECRET")) or ["whsec_sandbox"],
-        "STRIPE_API_BASE": env.get("STRIPE_API_BASE")
-        or (STRIPE_DEFAULT_API_BASE if production else SANDBOX_API_BASE),
+        "STRIPE_API_BASE": api_base,
+        # Test mode (mk_test_ keys): unset values fall back to the live account's outside
+        # production, and leave test mode off in production (app.build_gateways).
+        "STRIPE_TEST_SECRET_KEY": test_key,
+        "STRIPE_TEST_WEBHOOK_SECRETS": _split(env.get("STRIPE_TEST_WEBHOOK_SECRET")),
+        "STRIPE_TEST_API_BASE": env.get("STRIPE_TEST_API_BASE") or None,
         # Read timeout per Stripe attempt, seconds: with the gateway's one retry a create answers
         # within about 10 s (app.stripe_gateway).
         "STRIPE_TIMEOUT": float(env.get("STRIPE_TIMEOUT", "3")),

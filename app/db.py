@@ -1,5 +1,15 @@
 """Unit-of-work rules that the database alone cannot enforce.
 
+**One unit of work, committed once at the edge.** A view, a CLI command or a worker step writes
+inside ``with unit_of_work():`` (:func:`unit_of_work`): it commits once when the block ends, and
+rolls back (re-raising) when it raises. The functions below the edge add, change and flush rows,
+and never commit: so what one request writes is all or nothing, and the commits can be counted by
+reading the edges. A flow that must call the network between two writes (create a payment: record
+it, ask Stripe, record the answer; deliver a notification: claim it, POST it, record the outcome)
+is written as consecutive ``with unit_of_work():`` blocks with the call between them, where the
+guard below checks that no transaction is left open. Units of work do not nest
+(:class:`NestedUnitOfWork`): an inner function cannot commit its caller's half-done work.
+
 **No network call inside an open transaction.** A transaction held across a call to Stripe (or a
 merchant's endpoint) keeps its locks and its pooled connection for as long as the peer takes: on
 SQLite, where every transaction begins ``IMMEDIATE``, one slow Stripe call then blocks every
@@ -39,7 +49,8 @@ workers pass over each other's candidates; SQLite serialises writers instead.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from flask import current_app, has_app_context
@@ -56,6 +67,9 @@ T = TypeVar("T")
 #: ``session.info`` key set while a connection-level transaction is open for the session.
 _OPEN = "transaction_guard.open"
 
+#: ``session.info`` key set while a :func:`unit_of_work` is open for the session.
+_UNIT = "unit_of_work.open"
+
 #: MySQL/MariaDB error codes of a lost lock conflict: deadlock, lock wait timeout.
 _MYSQL_LOCK_ERRORS = frozenset({1213, 1205})
 #: PostgreSQL SQLSTATEs of a lost lock conflict (Appendix A, "PostgreSQL Error Codes"):
@@ -65,6 +79,10 @@ _POSTGRESQL_LOCK_ERRORS = frozenset({"40P01", "55P03", "40001"})
 
 class TransactionOpen(RuntimeError):
     """A network call was about to be made while a database transaction is open."""
+
+
+class NestedUnitOfWork(RuntimeError):
+    """A unit of work was opened while another one is open in the same session."""
 
 
 def _on_begin(session: Session, _transaction: SessionTransaction, _connection: Any) -> None:
@@ -107,6 +125,56 @@ def assert_no_transaction(what: str = "a network call") -> None:
     log.error(message, stack_info=True)
 
 
+@contextmanager
+def unit_of_work(
+    *, fresh: bool = False, read_committed: bool = False, dry_run: bool = False
+) -> Iterator[Session]:
+    """One unit of work on the current scoped session (``db.session``), committed once.
+
+    Yields the session. When the block ends normally the session commits (what it flushed and
+    what it still holds); when the block raises, including when the commit itself fails (a
+    unique key, a lost lock), it rolls back and the exception propagates, so nothing of the
+    block is written. Reads made before the block, in the transaction the session had already
+    begun (a view's lookup of the merchant), belong to the unit.
+
+    ``fresh=True`` first rolls back whatever the session had begun (a read, or what a failed
+    step left), so the unit starts from the latest commit. ``read_committed=True`` starts
+    afresh too, at READ COMMITTED (:func:`begin_read_committed`), for the units of work that
+    settle money. ``dry_run=True`` rolls back where the block would commit: what it did is
+    read (a reconciliation's report), never written.
+
+    Raises :class:`NestedUnitOfWork` if a unit of work is already open in this session: a unit
+    of work is opened by the edge (a view, a CLI command, a worker step), and the functions it
+    calls never open their own. It composes with :func:`retry_on_lock_conflict` the other way
+    round: the retried function opens the unit of work, so a retry begins a fresh one::
+
+        def settle() -> None:
+            with unit_of_work(read_committed=True):
+                ...  # lock the payment, settle its refund
+
+        retry_on_lock_conflict(settle)
+    """
+    session = db.session()
+    if session.info.get(_UNIT):
+        raise NestedUnitOfWork("a unit of work is already open: the edge that opened it commits")
+    session.info[_UNIT] = True
+    try:
+        if fresh or read_committed:
+            session.rollback()
+        if read_committed:
+            begin_read_committed()
+        yield session
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info.pop(_UNIT, None)
+
+
 def _is_sqlite() -> bool:
     return bool(db.session.get_bind().dialect.name == "sqlite")
 
@@ -146,17 +214,30 @@ def is_lock_conflict(exc: BaseException) -> bool:
 
 
 def retry_on_lock_conflict(work: Callable[[], T]) -> T:
-    """Run ``work`` (one short unit of work that starts fresh and commits) and, if it loses a
-    lock conflict (:func:`is_lock_conflict`), roll back and run it once more.
+    """Run ``work`` (a function that opens one short :func:`unit_of_work` and commits) and, if it
+    loses a lock conflict (:func:`is_lock_conflict`), run it once more.
 
-    A second conflict propagates. ``work`` must be safe to repeat from its start: the database
-    has rolled the first attempt back entirely.
+    A second conflict propagates. ``work`` must be safe to repeat from its start: its unit of
+    work has rolled the first attempt back entirely.
     """
     try:
         return work()
     except OperationalError as exc:
         if not is_lock_conflict(exc):
             raise
-        db.session.rollback()
         log.warning("lock conflict (%s); retrying the unit of work once", exc.orig)
     return work()
+
+
+def reset_after_error() -> None:
+    """Roll back whatever the current scoped session still holds after an error that a long-running
+    loop (the notification worker) survives, so its next round starts from the latest commit.
+
+    With the database gone the rollback may fail too; the session is then discarded (logged as
+    a warning), and its next use starts a new one that reconnects. Never raises.
+    """
+    try:
+        db.session.rollback()
+    except Exception:
+        log.warning("rollback failed; discarding the session", exc_info=True)
+        db.session.remove()

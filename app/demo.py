@@ -27,13 +27,16 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug.wrappers import Response
 
+from .db import unit_of_work
 from .errors import Conflict, InvalidRequest, NotFound, ServiceError
 from .extensions import db
 from .merchants import create_merchant, issue_api_key
 from .models import Merchant, Payment, WebhookEndpoint
 from .notifications.endpoints import create_endpoint, delete_endpoint
+from .notifications.settings import current_settings
 from .payments.creation import create_payment
 from .payments.schemas import parse_payment_create
+from .stripe_gateway import stripe_gateways
 from .users import create_user, reset_password
 
 DEMO_MERCHANT_NAME = "Demo Coffee Roasters"
@@ -84,7 +87,7 @@ def buy() -> Response:
         },
         merchant.allowed_domains,
     )
-    payment = create_payment(merchant, order, public_base_url=base)
+    payment = create_payment(merchant, order, stripe_gateways().live, public_base_url=base)
     return redirect(payment.checkout_url, code=303)
 
 
@@ -169,16 +172,21 @@ def setup_command(base_url: str, wait_ready: bool) -> None:
     URLs, the key, a ready-to-paste curl (a fresh order id on every paste) and how to stop."""
     if wait_ready:
         _wait_until_ready(base_url)
+    with unit_of_work():
+        merchant, key = _demo_merchant_with_new_key()
+    _register_receiver(merchant, f"{base_url}/demo/webhooks")
+    with unit_of_work():
+        password = _demo_password(merchant)
+    click.echo(startup_block(base_url, key, dashboard_password=password))
+
+
+def _demo_merchant_with_new_key() -> tuple[Merchant, str]:
+    """Add the demo merchant (or reuse it) and a fresh API key to the unit of work."""
     merchant = db.session.scalars(sa.select(Merchant).where(Merchant.name == DEMO_MERCHANT_NAME)).first()
     if merchant is None:
-        merchant, key = create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"], DEMO_SUPPORT_EMAIL)
-    else:
-        merchant.support_email = merchant.support_email or DEMO_SUPPORT_EMAIL
-        key = issue_api_key(merchant)
-        db.session.commit()
-    _register_receiver(merchant, f"{base_url}/demo/webhooks")
-    password = _demo_password(merchant)
-    click.echo(startup_block(base_url, key, dashboard_password=password))
+        return create_merchant(DEMO_MERCHANT_NAME, ["localhost", "127.0.0.1"], DEMO_SUPPORT_EMAIL)
+    merchant.support_email = merchant.support_email or DEMO_SUPPORT_EMAIL
+    return merchant, issue_api_key(merchant)
 
 
 def create_payment_curl(base_url: str, key: str) -> str:
@@ -245,14 +253,17 @@ def _demo_password(merchant: Merchant) -> str:
 def _register_receiver(merchant: Merchant, url: str) -> None:
     """Register the store's receiver as the demo merchant's only webhook endpoint and keep its
     secret in the instance folder (replacing an earlier registration)."""
-    for old in db.session.scalars(
-        sa.select(WebhookEndpoint).where(
-            WebhookEndpoint.merchant_id == merchant.id, WebhookEndpoint.status != "deleted"
-        )
-    ).all():
-        delete_endpoint(old)
+    with unit_of_work():
+        for old in db.session.scalars(
+            sa.select(WebhookEndpoint).where(
+                WebhookEndpoint.merchant_id == merchant.id, WebhookEndpoint.status != "deleted"
+            )
+        ).all():
+            delete_endpoint(old)
     try:
-        endpoint, secret = create_endpoint(merchant, {"url": url, "enabled_events": ["*"]})
+        body = {"url": url, "enabled_events": ["*"]}
+        with unit_of_work():
+            endpoint, secret = create_endpoint(merchant, body, current_settings())
     except InvalidRequest as exc:
         raise click.UsageError(
             f"{exc.message} (set WEBHOOK_ALLOW_PRIVATE_URLS=1 for local development)"

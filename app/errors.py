@@ -10,6 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 
+def error_object(
+    type_: str, code: str, message: str, param: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """The JSON error object ``{"error": {"type", "code", "message", "param", ...extra}}`` (Stripe's
+    shape, https://docs.stripe.com/api/errors): ``param`` names the offending request field."""
+    return {"error": {"type": type_, "code": code, "message": message, "param": param, **extra}}
+
+
 class ServiceError(Exception):
     """Base class: an error with an HTTP ``status``, an error ``type`` and a ``code``.
 
@@ -39,15 +47,7 @@ class ServiceError(Exception):
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON error object: ``{"error": {"type", "code", "message", "param", ...extra}}``."""
-        return {
-            "error": {
-                "type": self.type,
-                "code": self.code,
-                "message": self.message,
-                "param": self.param,
-                **self.extra,
-            }
-        }
+        return error_object(self.type, self.code, self.message, self.param, **self.extra)
 
 
 class InvalidRequest(ServiceError):
@@ -64,6 +64,15 @@ class AuthenticationFailed(ServiceError):
     status = 401
     type = "authentication_error"
     code = "invalid_api_key"
+
+
+class TestModeUnavailable(ServiceError):
+    """403: a test-mode key or object was used, but no test Stripe account is configured
+    (``STRIPE_TEST_SECRET_KEY``), or a test key asked for a live-mode key."""
+
+    status = 403
+    type = "invalid_request_error"
+    code = "test_mode_unavailable"
 
 
 class NotFound(ServiceError):

@@ -16,10 +16,10 @@ from typing import Any
 import sqlalchemy as sa
 
 from .extensions import db
-from .models import Event, EventDelivery, Payment, Refund, WebhookEndpoint, new_id, utcnow
+from .models import Delivery, MerchantEvent, Payment, Refund, WebhookEndpoint, new_id, utcnow
 
 #: The version of the API's object shapes, dated as Stripe's are; every event names the one its
-#: ``data`` was rendered with (``Event.api_version``). Change it when a shape changes.
+#: ``data`` was rendered with (``MerchantEvent.api_version``). Change it when a shape changes.
 API_VERSION = "2026-11-21"
 
 #: Event types merchants are told of, and a webhook endpoint can subscribe to (``"*"``: all).
@@ -49,15 +49,16 @@ def emit(
     data: dict[str, Any],
     *,
     previous: dict[str, Any] | None = None,
-) -> Event:
+) -> MerchantEvent:
     """Add the merchant event ``event_type`` (one of :data:`EVENT_TYPES`) about ``payment`` (and
-    ``refund``) with ``data`` (the payment or refund object as the API returns it), plus one
-    pending message per enabled endpoint subscribed to the type. ``previous`` is that object as
+    ``refund``) with ``data`` (the payment or refund object as the API returns it), in the
+    payment's mode, plus one pending message per enabled endpoint of that mode subscribed to
+    the type. ``previous`` is that object as
     it was before the change: what changed is kept as the event's ``previous_attributes``, as in
     Stripe's events. Does not commit. Raises ``ValueError`` for a type merchants are not told of."""
     if event_type not in EVENT_TYPES:
         raise ValueError(f"{event_type} is not a merchant event type")
-    event = Event(
+    event = MerchantEvent(
         id=new_id("evt"),
         merchant_id=payment.merchant_id,
         type=event_type,
@@ -67,17 +68,18 @@ def emit(
         previous_attributes=changed_attributes(previous, data),
         api_version=API_VERSION,
         created_at=utcnow(),
+        livemode=payment.livemode,
     )
     db.session.add(event)
-    for endpoint in subscribed_endpoints(payment.merchant_id, event_type):
+    for endpoint in subscribed_endpoints(payment.merchant_id, event_type, payment.livemode):
         db.session.add(new_message(event, endpoint.id))
     return event
 
 
-def new_message(event: Event, endpoint_id: str) -> EventDelivery:
+def new_message(event: MerchantEvent, endpoint_id: str) -> Delivery:
     """A pending message of ``event`` to endpoint ``endpoint_id``, due now (not added to the session)."""
     now = utcnow()
-    return EventDelivery(
+    return Delivery(
         id=new_id("msg"),
         event_id=event.id,
         endpoint_id=endpoint_id,
@@ -89,11 +91,16 @@ def new_message(event: Event, endpoint_id: str) -> EventDelivery:
     )
 
 
-def subscribed_endpoints(merchant_id: str, event_type: str) -> list[WebhookEndpoint]:
-    """The merchant's enabled endpoints whose ``enabled_events`` include ``event_type`` or ``*``."""
+def subscribed_endpoints(merchant_id: str, event_type: str, livemode: bool) -> list[WebhookEndpoint]:
+    """The merchant's enabled endpoints of mode ``livemode`` whose ``enabled_events`` include
+    ``event_type`` or ``*``: test events never reach live endpoints, nor live events test ones."""
     endpoints = db.session.scalars(
         sa.select(WebhookEndpoint)
-        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.status == "enabled")
+        .where(
+            WebhookEndpoint.merchant_id == merchant_id,
+            WebhookEndpoint.livemode == livemode,
+            WebhookEndpoint.status == "enabled",
+        )
         .order_by(WebhookEndpoint.created_at)
     ).all()
     return [e for e in endpoints if "*" in e.enabled_events or event_type in e.enabled_events]

@@ -1,8 +1,9 @@
 """Merchants and their API keys. Keys are shown once and stored only as a SHA-256 hash.
 
 The API authenticates with :func:`merchant_for_api_key`; the API, the dashboard and the CLI
-manage keys with :func:`create_api_key` (:func:`issue_api_key` inside a larger unit of work),
-:func:`list_api_keys`, :func:`revoke_api_key` and :func:`roll_api_key`. A key's public id is
+manage keys with :func:`create_api_key` (or :func:`issue_api_key`), :func:`list_api_keys`,
+:func:`revoke_api_key` and :func:`roll_api_key`. None of them commits: the caller's
+:func:`app.db.unit_of_work` does, and shows a new key only after that commit. A key's public id is
 ``key_<number>`` (:func:`api_key_id`); a key object never holds the key itself, except in the
 one response that creates it.
 """
@@ -21,7 +22,9 @@ from .extensions import db
 from .models import ApiKey, Merchant, id_number, utcnow
 from .payments.serializers import rfc3339
 
+#: A key is ``mk_live_…`` or ``mk_test_…``; keys from before test mode are ``mk_…`` and live.
 API_KEY_PREFIX = "mk_"
+API_KEY_MODE_PREFIXES = {True: "mk_live_", False: "mk_test_"}
 
 #: ``last_used_at`` is written at most this often per key, so busy keys cost no write per request.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -35,23 +38,29 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _new_key(merchant_id: str) -> tuple[ApiKey, str]:
-    key = API_KEY_PREFIX + secrets.token_urlsafe(32)
-    row = ApiKey(merchant_id=merchant_id, key_hash=hash_api_key(key), prefix=key[:10], created_at=utcnow())
+def _new_key(merchant_id: str, livemode: bool) -> tuple[ApiKey, str]:
+    key = API_KEY_MODE_PREFIXES[livemode] + secrets.token_urlsafe(32)
+    row = ApiKey(
+        merchant_id=merchant_id,
+        key_hash=hash_api_key(key),
+        prefix=key[:10],
+        created_at=utcnow(),
+        livemode=livemode,
+    )
     db.session.add(row)
     return row, key
 
 
-def issue_api_key(merchant: Merchant) -> str:
-    """Add a new API key for ``merchant`` to the unit of work and return it (``mk_…``, shown once)."""
-    return _new_key(merchant.id)[1]
+def issue_api_key(merchant: Merchant, *, livemode: bool = True) -> str:
+    """Add a new API key for ``merchant`` to the unit of work and return it (``mk_live_…`` or,
+    with ``livemode`` false, ``mk_test_…``; shown once)."""
+    return _new_key(merchant.id, livemode)[1]
 
 
-def create_api_key(merchant_id: str) -> tuple[ApiKey, str]:
-    """A new API key for the merchant; commits and returns ``(key object, key)`` (shown once)."""
-    row, key = _new_key(merchant_id)
-    db.session.commit()
-    return row, key
+def create_api_key(merchant_id: str, *, livemode: bool = True) -> tuple[ApiKey, str]:
+    """Add a new API key for the merchant (live, or test with ``livemode`` false) to the unit of
+    work; returns ``(key object, key)`` (the key is shown once, after the commit)."""
+    return _new_key(merchant_id, livemode)
 
 
 def api_key_id(key: ApiKey) -> str:
@@ -69,12 +78,14 @@ def api_key_status(key: ApiKey, now: datetime | None = None) -> str:
 
 
 def api_key_to_dict(key: ApiKey, *, secret: str | None = None) -> dict[str, Any]:
-    """The API key object: ``{"id": "key_…", "object": "api_key", "prefix" (the first 10
-    characters), "status", "created_at", "last_used_at", "expires_at", "revoked_at"}`` (times
-    RFC 3339 UTC); ``secret`` (the key) is included only when given, at creation and roll."""
+    """The API key object: ``{"id": "key_…", "object": "api_key", "livemode", "prefix" (the
+    first 10 characters), "status", "created_at",
+    "last_used_at", "expires_at", "revoked_at"}`` (times RFC 3339 UTC); ``secret`` (the key) is
+    included only when given, at creation and roll."""
     body: dict[str, Any] = {
         "id": api_key_id(key),
         "object": "api_key",
+        "livemode": key.livemode,
         "prefix": key.prefix,
         "status": api_key_status(key),
         "created_at": rfc3339(key.created_at),
@@ -90,7 +101,7 @@ def api_key_to_dict(key: ApiKey, *, secret: str | None = None) -> dict[str, Any]
 def create_merchant(
     name: str, allowed_domains: list[str], support_email: str | None = None
 ) -> tuple[Merchant, str]:
-    """Create a merchant with its first API key; commits and returns ``(merchant, api_key)``.
+    """Add a merchant with its first API key to the unit of work; returns ``(merchant, api_key)``.
 
     ``allowed_domains`` are host names (``shop.example``, ``localhost``) that ``success_url``
     and ``cancel_url`` may point at. ``support_email`` (optional) is shown on receipts.
@@ -112,9 +123,7 @@ def create_merchant(
     merchant = Merchant(name=name, allowed_domains=domains, support_email=support_email)
     db.session.add(merchant)
     db.session.flush()
-    key = issue_api_key(merchant)
-    db.session.commit()
-    return merchant, key
+    return merchant, issue_api_key(merchant)
 
 
 def _looks_like_email(text: str) -> bool:
@@ -129,8 +138,12 @@ def _looks_like_email(text: str) -> bool:
     )
 
 
-def merchant_for_api_key(authorization: str | None) -> Merchant:
-    """The merchant owning the ``Authorization: Bearer mk_…`` key.
+def merchant_for_api_key(authorization: str | None) -> tuple[Merchant, bool, int | None]:
+    """The merchant owning the ``Authorization: Bearer mk_…`` key, the key's mode (``livemode``:
+    True for ``mk_live_…`` and pre-test-mode ``mk_…`` keys, False for ``mk_test_…``), and the
+    key's id when its ``last_used_at`` is due to be written (None when it was written less than
+    :data:`LAST_USED_RESOLUTION` ago): the caller then records the use with
+    :func:`note_key_use`. A read only, so that most requests add no write.
 
     Raises :class:`AuthenticationFailed` when the header is missing or malformed, or the key
     is unknown, revoked or expired (from that instant on).
@@ -139,7 +152,7 @@ def merchant_for_api_key(authorization: str | None) -> Merchant:
     if scheme.lower() != "bearer" or not key.strip():
         raise AuthenticationFailed("Provide your API key as 'Authorization: Bearer mk_…'.")
     found = db.session.execute(
-        sa.select(Merchant, ApiKey.id, ApiKey.last_used_at)
+        sa.select(Merchant, ApiKey.id, ApiKey.last_used_at, ApiKey.livemode)
         .join(ApiKey)
         .where(
             ApiKey.key_hash == hash_api_key(key.strip()),
@@ -149,18 +162,17 @@ def merchant_for_api_key(authorization: str | None) -> Merchant:
     ).first()
     if found is None:
         raise AuthenticationFailed("Invalid API key provided.")
-    merchant, key_id, last_used_at = found
-    _note_key_use(key_id, last_used_at)
-    return merchant
+    merchant, key_id, last_used_at, livemode = found
+    if last_used_at is not None and utcnow() - last_used_at < LAST_USED_RESOLUTION:
+        return merchant, livemode, None
+    return merchant, livemode, key_id
 
 
-def _note_key_use(key_id: int, last_used_at: datetime | None) -> None:
-    """Set the key's ``last_used_at`` if it is older than :data:`LAST_USED_RESOLUTION` (a
-    conditional UPDATE, so concurrent requests write it once), committing at once: this runs
-    before the request's own unit of work starts."""
+def note_key_use(key_id: int) -> None:
+    """Set the key's ``last_used_at`` to now unless another request set it less than
+    :data:`LAST_USED_RESOLUTION` ago (a conditional UPDATE, so concurrent requests write it
+    once). Adds to the unit of work."""
     now = utcnow()
-    if last_used_at is not None and now - last_used_at < LAST_USED_RESOLUTION:
-        return
     db.session.execute(
         sa.update(ApiKey)
         .where(
@@ -170,46 +182,51 @@ def _note_key_use(key_id: int, last_used_at: datetime | None) -> None:
         .values(last_used_at=now)
         .execution_options(synchronize_session=False)
     )
-    db.session.commit()
 
 
-def api_keys_query(merchant_id: str) -> sa.Select[tuple[ApiKey]]:
-    """The merchant's keys, active, expired and revoked (unordered: for lists to page)."""
-    return sa.select(ApiKey).where(ApiKey.merchant_id == merchant_id)
+def api_keys_query(merchant_id: str, livemode: bool | None = None) -> sa.Select[tuple[ApiKey]]:
+    """The merchant's keys, active, expired and revoked, of one mode unless ``livemode`` is
+    None (unordered: for lists to page)."""
+    query = sa.select(ApiKey).where(ApiKey.merchant_id == merchant_id)
+    return query if livemode is None else query.where(ApiKey.livemode == livemode)
 
 
-def list_api_keys(merchant_id: str) -> list[ApiKey]:
-    """The merchant's keys, active and revoked, newest first (only prefixes: keys are hashed)."""
-    query = api_keys_query(merchant_id).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
+def list_api_keys(merchant_id: str, livemode: bool | None = None) -> list[ApiKey]:
+    """The merchant's keys (of mode ``livemode`` unless None), active and revoked, newest first
+    (only prefixes: keys are hashed)."""
+    query = api_keys_query(merchant_id, livemode).order_by(ApiKey.created_at.desc(), ApiKey.id.desc())
     return list(db.session.scalars(query).all())
 
 
-def get_api_key(merchant_id: str, key_id: int | str) -> ApiKey:
-    """The merchant's key by number or public id (``key_12``). Raises :class:`NotFound` for an
-    unknown, malformed or another merchant's id."""
+def get_api_key(merchant_id: str, key_id: int | str, livemode: bool | None = None) -> ApiKey:
+    """The merchant's key by number or public id (``key_12``), of mode ``livemode`` unless it
+    is None. Raises :class:`NotFound` for an unknown, malformed, another merchant's or (with
+    ``livemode``) the other mode's id."""
     text = key_id.removeprefix(API_KEY_ID_PREFIX) if isinstance(key_id, str) else str(key_id)
     number = id_number(text, ApiKey.id)
     key = db.session.get(ApiKey, number) if number is not None else None
-    if key is None or key.merchant_id != merchant_id:
+    if key is None or key.merchant_id != merchant_id or livemode not in (None, key.livemode):
         raise NotFound(f"No such API key: {key_id!r}.", param="id")
     return key
 
 
-def revoke_api_key(merchant_id: str, key_id: int | str) -> ApiKey:
-    """Revoke the merchant's key ``key_id`` (number or ``key_…``): it answers 401 from now on;
-    commits and returns it. Revoking a revoked key changes nothing. Raises :class:`NotFound`
-    for an unknown or another merchant's key."""
-    key = get_api_key(merchant_id, key_id)
+def revoke_api_key(merchant_id: str, key_id: int | str, livemode: bool | None = None) -> ApiKey:
+    """Revoke the merchant's key ``key_id`` (number or ``key_…``): it answers 401 once the unit of
+    work commits; returns it. Revoking a revoked key changes nothing. Raises :class:`NotFound`
+    for an unknown or another merchant's key (or, with ``livemode``, the other mode's)."""
+    key = get_api_key(merchant_id, key_id, livemode)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
-    db.session.commit()
     return key
 
 
-def roll_api_key(merchant_id: str, key_id: int | str, expires_in: int) -> tuple[ApiKey, str]:
+def roll_api_key(
+    merchant_id: str, key_id: int | str, expires_in: int, livemode: bool | None = None
+) -> tuple[ApiKey, str]:
     """Replace the merchant's key ``key_id`` with a new one: the old key keeps working for
     ``expires_in`` seconds (0: it stops now; at most 7 days, as Stripe's "roll key" offers),
-    then answers 401. Commits and returns ``(new key object, new key)``; the key is shown once.
+    then answers 401. The new key has the old one's mode. Returns ``(new key object, new
+    key)``; the key is shown once.
 
     Raises :class:`NotFound` as :func:`get_api_key`; :class:`InvalidRequest` (``expires_in``)
     for a value out of range; :class:`Conflict` ``api_key_inactive`` for a revoked or expired
@@ -220,15 +237,13 @@ def roll_api_key(merchant_id: str, key_id: int | str, expires_in: int) -> tuple[
             f"Invalid expires_in: must be 0 to {int(MAX_ROLL_EXPIRY.total_seconds())} seconds.",
             param="expires_in",
         )
-    key = get_api_key(merchant_id, key_id)
+    key = get_api_key(merchant_id, key_id, livemode)
     now = utcnow()
     if api_key_status(key, now) in ("revoked", "expired"):
         raise Conflict(f"The API key {api_key_id(key)} is no longer active.", code="api_key_inactive")
     expires_at = now + timedelta(seconds=expires_in)
     key.expires_at = expires_at if key.expires_at is None else min(key.expires_at, expires_at)
-    new, secret = _new_key(merchant_id)
-    db.session.commit()
-    return new, secret
+    return _new_key(merchant_id, key.livemode)
 
 
 def revoke_api_keys(merchant: Merchant) -> int:

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from .extensions import db
 from .payments.states import PaymentStatus, RefundStatus
 
-#: A message's status (:class:`EventDelivery`) and a webhook endpoint's (:class:`WebhookEndpoint`).
+#: A message's status (:class:`Delivery`) and a webhook endpoint's (:class:`WebhookEndpoint`).
 DELIVERY_STATUSES = ("pending", "retrying", "succeeded", "failed")
 ENDPOINT_STATUSES = ("enabled", "disabled", "deleted")
 
@@ -121,6 +121,9 @@ class ApiKey(db.Model):  # type: ignore[name-defined]
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     #: A rolled key works until then (None: until revoked).
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: A test key (``mk_test_…``, False) sees and makes only test-mode objects; a live key
+    #: (``mk_live_…`` or a key from before test mode, ``mk_…``) only live ones.
+    livemode: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
     merchant: Mapped[Merchant] = relationship(back_populates="api_keys")
 
@@ -129,13 +132,13 @@ class Payment(db.Model):  # type: ignore[name-defined]
     """The processing record of one order's payment attempt through a Checkout Session.
 
     ``live_order_id`` equals ``order_id`` while the payment can still succeed and is NULL once
-    it ended ``failed`` or ``expired``: a unique constraint on (merchant, live_order_id) lets the
-    database refuse a second live payment for the same order.
+    it ended ``failed`` or ``expired``: a unique constraint on (merchant, mode, live_order_id)
+    lets the database refuse a second live payment for the same order in the same mode.
     """
 
     __tablename__ = "payments"
     __table_args__ = (
-        sa.UniqueConstraint("merchant_id", "live_order_id", name="uq_payments_live_order"),
+        sa.UniqueConstraint("merchant_id", "livemode", "live_order_id", name="uq_payments_mode_live_order"),
         sa.Index("ix_payments_merchant_created", "merchant_id", "created_at", "id"),
         sa.Index("ix_payments_status_updated", "status", "updated_at"),
         status_check("payments", [status.value for status in PaymentStatus]),
@@ -181,6 +184,8 @@ class Payment(db.Model):  # type: ignore[name-defined]
     #: What the shopper paid with, from the charge once the payment succeeded:
     #: ``{"type": "card", "card": {"brand": "visa", "last4": "4242"}}``.
     payment_method_details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, nullable=True)
+    #: False for a test-mode object (made with an ``mk_test_…`` key, against the test Stripe account).
+    livemode: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
     merchant: Mapped[Merchant] = relationship()
 
@@ -206,7 +211,7 @@ class Refund(db.Model):  # type: ignore[name-defined]
     payment: Mapped[Payment] = relationship()
 
 
-class PaymentEvent(db.Model):  # type: ignore[name-defined]
+class TimelineEntry(db.Model):  # type: ignore[name-defined]
     """One entry of a payment's timeline: what happened, when, from which source, caused by what.
 
     ``source`` is an :class:`app.payments.states.Source`: api, redirect, webhook, reconcile, worker
@@ -228,7 +233,7 @@ class PaymentEvent(db.Model):  # type: ignore[name-defined]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
-class StripeEvent(db.Model):  # type: ignore[name-defined]
+class ProcessedStripeEvent(db.Model):  # type: ignore[name-defined]
     """A Stripe event id already processed: the unique primary key makes redelivery a no-op."""
 
     __tablename__ = "stripe_events"
@@ -247,7 +252,9 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
     """
 
     __tablename__ = "idempotency_keys"
-    __table_args__ = (sa.UniqueConstraint("merchant_id", "key", name="uq_idempotency_merchant_key"),)
+    __table_args__ = (
+        sa.UniqueConstraint("merchant_id", "livemode", "key", name="uq_idempotency_merchant_mode_key"),
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     merchant_id: Mapped[str] = mapped_column(sa.ForeignKey("merchants.id"))
@@ -257,9 +264,11 @@ class IdempotencyKey(db.Model):  # type: ignore[name-defined]
     response_status: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     response_body: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Idempotency keys are per mode: a test request never replays a live one's response.
+    livemode: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
-class Event(db.Model):  # type: ignore[name-defined]
+class MerchantEvent(db.Model):  # type: ignore[name-defined]
     """A merchant-facing event (``evt_…``): a payment or refund outcome, written in the same
     transaction as the change itself (the transactional outbox). ``data`` is the payment or
     refund object exactly as the API returned it at that moment."""
@@ -288,6 +297,8 @@ class Event(db.Model):  # type: ignore[name-defined]
     broker_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     broker_locked_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     broker_locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    #: The mode of the payment or refund; delivered only to endpoints of the same mode.
+    livemode: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
 class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
@@ -315,9 +326,11 @@ class WebhookEndpoint(db.Model):  # type: ignore[name-defined]
     disabled_reason: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     flagged_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Receives only events of its mode (made with a key of that mode).
+    livemode: Mapped[bool] = mapped_column(sa.Boolean, default=True, server_default=sa.true())
 
 
-class EventDelivery(db.Model):  # type: ignore[name-defined]
+class Delivery(db.Model):  # type: ignore[name-defined]
     """One message: an event to one endpoint. Its id (``msg_…``) is the ``webhook-id`` header,
     the same on every attempt, so the merchant can deduplicate.
 
@@ -342,6 +355,9 @@ class EventDelivery(db.Model):  # type: ignore[name-defined]
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: Declared so that a flush inserts the event before its messages (the unit of work orders
+    #: inserts by relationships, not by foreign keys alone).
+    event: Mapped[MerchantEvent] = relationship()
 
 
 class DeliveryAttempt(db.Model):  # type: ignore[name-defined]
@@ -399,10 +415,12 @@ sa.Index(
     Payment.id,
 )
 sa.Index("ix_payments_merchant_order", Payment.merchant_id, Payment.order_id)
-# Covers the home page's 30-day figures (grouped by day, status, currency): read from the index alone.
+# Covers the home page's 30-day figures (grouped by day, status, currency) of one mode: read from the
+# index alone (livemode since migration 0011).
 sa.Index(
     "ix_payments_merchant_figures",
     Payment.merchant_id,
+    Payment.livemode,
     Payment.created_at,
     Payment.status,
     Payment.currency,

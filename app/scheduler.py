@@ -22,14 +22,14 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from .db import unit_of_work
 from .extensions import db
-from .models import Payment, UTCDateTime, utcnow
+from .models import UTCDateTime, utcnow
 from .observability.logs import redact
 from .observability.metrics import JOB_RUNS
+from .payments.expiry import sweep_expired_payments
 from .payments.reconcile import reconcile
-from .payments.states import PaymentStatus, Source
-from .payments.sync import sync_checkout_session
-from .stripe_gateway import GatewayDown
+from .stripe_gateway import GatewayDown, stripe_gateways
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +62,16 @@ class JobLease(db.Model):  # type: ignore[name-defined]
     last_run_by: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
 
 
-def sweep_expired_payments() -> str:
-    """Bring open payments whose Checkout Session should have expired in line with Stripe
-    (the session's state is applied: expired, or paid after all), 100 at a time."""
-    overdue = db.session.scalars(
-        sa.select(Payment.stripe_checkout_session_id)
-        .where(Payment.status == PaymentStatus.OPEN, Payment.expires_at < utcnow())
-        .limit(100)
-    ).all()
-    db.session.rollback()
-    for session_id in overdue:
-        if session_id is not None:
-            sync_checkout_session(session_id, source=Source.WORKER)
-    return f"expiry sweep: {len(overdue)} overdue payments checked"
-
-
 #: How far back each scheduled run reads Stripe's Events API (the CLI can go back 30 days).
 RECONCILE_EVENTS_WINDOW = 3 * 86400
 
 
 def _reconcile() -> str:
-    return reconcile(events_window=RECONCILE_EVENTS_WINDOW).summary()
+    return reconcile(stripe_gateways(), events_window=RECONCILE_EVENTS_WINDOW).summary()
+
+
+def _sweep_expired() -> str:
+    return sweep_expired_payments(stripe_gateways())
 
 
 def periodic_jobs() -> list[PeriodicJob]:
@@ -91,7 +80,7 @@ def periodic_jobs() -> list[PeriodicJob]:
     and the expiry sweep every minute."""
     return [
         PeriodicJob("reconcile", 300, _reconcile, lease=1800),
-        PeriodicJob("expiry_sweep", 60, sweep_expired_payments),
+        PeriodicJob("expiry_sweep", 60, _sweep_expired),
     ]
 
 
@@ -110,35 +99,35 @@ def run_due_jobs(worker_name: str, jobs: list[PeriodicJob] | None = None) -> lis
 
 
 def _ensure_rows(jobs: list[PeriodicJob]) -> None:
-    known = set(db.session.scalars(sa.select(JobLease.name)).all())
-    db.session.rollback()
+    with unit_of_work():
+        known = set(db.session.scalars(sa.select(JobLease.name)).all())
     for job in jobs:
         if job.name not in known:
             try:
-                db.session.execute(sa.insert(JobLease).values(name=job.name, next_run_at=utcnow()))
-                db.session.commit()
+                with unit_of_work():
+                    db.session.execute(sa.insert(JobLease).values(name=job.name, next_run_at=utcnow()))
             except IntegrityError:  # another worker created it first
-                db.session.rollback()
+                pass
 
 
 def _claim(job: PeriodicJob, worker_name: str) -> bool:
     now = utcnow()
-    taken = db.session.execute(
-        sa.update(JobLease)
-        .where(
-            JobLease.name == job.name,
-            JobLease.next_run_at <= now,
-            sa.or_(JobLease.locked_until.is_(None), JobLease.locked_until < now),
-        )
-        .values(
-            locked_by=worker_name,
-            locked_until=now + timedelta(seconds=job.lease),
-            next_run_at=now + timedelta(seconds=job.every),
-            last_started_at=now,
-        )
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
+    with unit_of_work():
+        taken = db.session.execute(
+            sa.update(JobLease)
+            .where(
+                JobLease.name == job.name,
+                JobLease.next_run_at <= now,
+                sa.or_(JobLease.locked_until.is_(None), JobLease.locked_until < now),
+            )
+            .values(
+                locked_by=worker_name,
+                locked_until=now + timedelta(seconds=job.lease),
+                next_run_at=now + timedelta(seconds=job.every),
+                last_started_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ).rowcount  # type: ignore[attr-defined]
     return bool(taken == 1)
 
 
@@ -147,28 +136,26 @@ def _run(job: PeriodicJob, worker_name: str) -> None:
         outcome, detail = "succeeded", job.run()
         log.info("periodic job %s: %s", job.name, detail)
     except GatewayDown as exc:
-        db.session.rollback()
         outcome, detail = "stripe_unreachable", f"Stripe unreachable: {exc}"
         log.warning("periodic job %s: Stripe unreachable (%s); will retry", job.name, exc)
     except Exception as exc:
-        db.session.rollback()
         outcome, detail = "failed", f"{type(exc).__name__}: {exc}"
         log.exception("periodic job %s failed", job.name)
     JOB_RUNS.labels(job.name, outcome).inc()
-    db.session.execute(
-        sa.update(JobLease)
-        .where(JobLease.name == job.name, JobLease.locked_by == worker_name)
-        .values(
-            locked_by=None,
-            locked_until=None,
-            last_finished_at=utcnow(),
-            last_outcome=outcome,
-            last_detail=redact(detail)[:500],
-            last_run_by=worker_name,
+    with unit_of_work(fresh=True):  # fresh: nothing a failed run left behind is committed
+        db.session.execute(
+            sa.update(JobLease)
+            .where(JobLease.name == job.name, JobLease.locked_by == worker_name)
+            .values(
+                locked_by=None,
+                locked_until=None,
+                last_finished_at=utcnow(),
+                last_outcome=outcome,
+                last_detail=redact(detail)[:500],
+                last_run_by=worker_name,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
 
 
 def job_statuses() -> dict[str, dict[str, Any]]:
@@ -179,8 +166,9 @@ def job_statuses() -> dict[str, dict[str, Any]]:
         return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
     now = utcnow()
-    rows = db.session.scalars(sa.select(JobLease).order_by(JobLease.name)).all()
-    statuses = {
+    with unit_of_work():
+        rows = db.session.scalars(sa.select(JobLease).order_by(JobLease.name)).all()
+    return {
         row.name: {
             "last_started_at": when(row.last_started_at),
             "last_finished_at": when(row.last_finished_at),
@@ -192,5 +180,3 @@ def job_statuses() -> dict[str, dict[str, Any]]:
         }
         for row in rows
     }
-    db.session.rollback()
-    return statuses

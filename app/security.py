@@ -69,6 +69,8 @@ def register_nul_refusal(app: Flask) -> None:
 
 def _first_with_nul() -> str | None:
     """The name of the first parameter or header holding NUL (``path`` for the path), or None."""
+    if not _may_hold_nul():
+        return None
     parts = [
         ("path", request.path),
         *request.args.items(multi=True),
@@ -76,3 +78,17 @@ def _first_with_nul() -> str | None:
         *request.headers.items(),
     ]
     return next((name for name, value in parts if "\x00" in name + value), None)
+
+
+def _may_hold_nul() -> bool:
+    """False when the request certainly holds no NUL: none in the raw WSGI environ (path, headers),
+    no ``%00`` in the query string, and no form body. A cheap test (a few µs) that spares
+    almost every request building its parameters and headers (~50-80 µs)."""
+    environ = request.environ
+    return (
+        "form" in environ.get("CONTENT_TYPE", "").lower()  # a form body (or a type like one)
+        or "%00" in environ.get("QUERY_STRING", "")
+        or any(
+            "\x00" in key or (isinstance(value, str) and "\x00" in value) for key, value in environ.items()
+        )
+    )

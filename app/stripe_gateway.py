@@ -1,7 +1,10 @@
 """The only module that talks to Stripe: a thin gateway over the official SDK's ``StripeClient``.
 
-Built once in ``create_app`` from config and kept in ``app.extensions["stripe_gateway"]``. One
-``requests.Session`` (a pooled, kept-alive HTTP connection) is reused across requests.
+One gateway per Stripe account (live and test, :class:`StripeGateways`), built once in
+``create_app`` from config and kept in ``app.extensions["stripe_gateways"]``; domain functions get
+the gateway to use as a parameter. Each gateway reuses one ``requests.Session`` (a pooled,
+kept-alive HTTP connection) across requests; the proxy settings of the
+environment (``HTTPS_PROXY``, ``NO_PROXY``) are read when it is built.
 
 Time bound. Every call has a connect timeout of 1 s, a read timeout (``STRIPE_TIMEOUT``, default
 3 s) and at most one network retry, which the SDK makes safe with idempotency keys and spaces by
@@ -31,6 +34,7 @@ from requests.adapters import HTTPAdapter
 from stripe import StripeClient
 
 from .db import assert_no_transaction
+from .errors import TestModeUnavailable
 
 
 class GatewayError(Exception):
@@ -93,6 +97,11 @@ class StripeGateway:
         pool_size: int = 32,
     ) -> None:
         session = requests.Session()
+        # The environment's proxy for ``api_base`` (HTTPS_PROXY, NO_PROXY, ...) read once, here:
+        # requests would otherwise read it again, and look for a ~/.netrc, on every call (6% of
+        # a create's CPU). The SDK passes its own CA bundle, so nothing else comes from there.
+        session.proxies = requests.utils.get_environ_proxies(api_base)
+        session.trust_env = False
         adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size)
         session.mount("https://", adapter)
         session.mount("http://", adapter)
@@ -104,6 +113,11 @@ class StripeGateway:
             http_client=self._http,
         )
         self._webhook_secrets = list(webhook_secrets)
+        #: Which Stripe account this is: two gateways with equal ``account`` are the same one.
+        self.account = (secret_key, api_base)
+        #: Whether the account's key is a live-mode key (``sk_live_…``/``rk_live_…``): Stripe's
+        #: objects and events from it say ``livemode: true``.
+        self.livemode = secret_key.startswith(("sk_live_", "rk_live_"))
         backoff = sum(max(0.5, min(0.5 * 2 ** (n - 1), 5.0)) for n in range(1, max_network_retries + 1))
         #: Seconds one call may take at most when Stripe does not answer (module docstring).
         self.call_bound = (1 + max_network_retries) * (connect_timeout + timeout) + backoff
@@ -222,8 +236,73 @@ class StripeGateway:
         raise SignatureInvalid("No valid signature found for the payload.")
 
 
-def gateway() -> StripeGateway:
-    """The application's gateway (built in ``create_app``)."""
+class LivemodeMismatch(Exception):
+    """A verified Stripe event whose ``livemode`` is not the mode of the account that signed it."""
+
+
+class StripeGateways:
+    """The two Stripe accounts: ``live`` (``STRIPE_SECRET_KEY``) and ``test``
+    (``STRIPE_TEST_SECRET_KEY``; None when unset: test mode is then unavailable).
+
+    Built once in ``create_app`` and kept in ``app.extensions["stripe_gateways"]``; the edges
+    (views, CLI, jobs) pick one with :meth:`for_mode` and pass it to the domain functions.
+    When both modes are configured with the same account (same secret key and address: the
+    development sandbox is one account), that account serves both modes (:meth:`accounts`).
+    """
+
+    def __init__(self, live: StripeGateway, test: StripeGateway | None = None) -> None:
+        self.live = live
+        self.test = test
+
+    def for_mode(self, livemode: bool) -> StripeGateway:
+        """The gateway of live mode (``livemode`` true) or test mode. Raises
+        :class:`~app.errors.TestModeUnavailable` (403) for test mode when no test account
+        is configured."""
+        if livemode:
+            return self.live
+        if self.test is None:
+            raise TestModeUnavailable("Test mode is not configured (STRIPE_TEST_SECRET_KEY is unset).")
+        return self.test
+
+    def modes(self) -> list[tuple[bool, StripeGateway]]:
+        """``(livemode, gateway)`` of each configured mode, live first."""
+        return [(True, self.live)] + ([(False, self.test)] if self.test is not None else [])
+
+    def accounts(self) -> list[tuple[frozenset[bool], StripeGateway]]:
+        """Each distinct Stripe account with the modes whose payments it holds, live first."""
+        if self.test is None:
+            return [(frozenset({True}), self.live)]
+        if self.test.account == self.live.account:
+            return [(frozenset({True, False}), self.live)]
+        return [(frozenset({True}), self.live), (frozenset({False}), self.test)]
+
+    def construct_event(self, payload: bytes, signature: str | None) -> tuple[frozenset[bool], Any]:
+        """Verify a Stripe webhook against the live account's secrets, then the test account's
+        (:meth:`StripeGateway.construct_event`); returns ``(modes, event)``: the modes of the
+        account whose secret verified (the event may touch only payments of those modes).
+        Raises :class:`SignatureInvalid` when no secret verifies, and :class:`LivemodeMismatch`
+        when the event's ``livemode`` is not that account's (a live key's account sends
+        ``livemode: true``, a test key's ``false``)."""
+        failure: SignatureInvalid | None = None
+        for modes, account in self.accounts():
+            try:
+                event = account.construct_event(payload, signature)
+            except SignatureInvalid as exc:
+                failure = failure or exc
+                continue
+            claimed = event.get("livemode") if isinstance(event, dict) else None
+            if isinstance(claimed, bool) and claimed != account.livemode:
+                raise LivemodeMismatch(
+                    f"The event says livemode={str(claimed).lower()} but was signed by the "
+                    f"{'live' if account.livemode else 'test'}-mode account's secret."
+                )
+            return modes, event
+        assert failure is not None
+        raise failure
+
+
+def stripe_gateways() -> StripeGateways:
+    """The application's gateways (built in ``create_app``), for the edges: views, CLI, jobs."""
     from flask import current_app
 
-    return current_app.extensions["stripe_gateway"]  # type: ignore[no-any-return]
+    return current_app.extensions["stripe_gateways"]  # type: ignore[no-any-return]

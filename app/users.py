@@ -32,7 +32,7 @@ def normalise_email(email: str) -> str:
 
 
 def create_user(merchant_id: str, email: str, role: str, password: str | None = None) -> tuple[User, str]:
-    """Create a dashboard user for ``merchant_id``; commits and returns ``(user, password)``.
+    """Add a dashboard user for ``merchant_id`` to the unit of work; returns ``(user, password)``.
 
     Without ``password`` one is generated (shown once by the caller). Raises
     :class:`InvalidRequest` for an unknown merchant (``param="merchant"``), a malformed email,
@@ -63,17 +63,16 @@ def create_user(merchant_id: str, email: str, role: str, password: str | None = 
         created_at=utcnow(),
     )
     db.session.add(user)
-    db.session.commit()
     return user, password
 
 
 def reset_password(email: str) -> str:
-    """Give the user with ``email`` a new generated password and return it (shown once); commits.
+    """Give the user with ``email`` a new generated password and return it (shown once, after the
+    caller's unit of work commits).
     Raises :class:`NotFound` when no user has that email."""
     user = _by_email(email)
     password = secrets.token_urlsafe(16)
     user.password_hash = _hasher.hash(password)
-    db.session.commit()
     return password
 
 
@@ -87,7 +86,7 @@ def _by_email(email: str) -> User:
 def authenticate(email: str, password: str) -> User | None:
     """The active user with this email and password, or None (unknown email, wrong password or
     disabled user alike, in about the same time). Records the sign-in time and upgrades an
-    outdated hash; commits when it succeeds."""
+    outdated hash (written when the caller's unit of work commits)."""
     user = db.session.scalars(sa.select(User).where(User.email == normalise_email(email))).first()
     try:
         _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
@@ -98,7 +97,6 @@ def authenticate(email: str, password: str) -> User | None:
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     user.last_sign_in_at = utcnow()
-    db.session.commit()
     return user
 
 
@@ -117,10 +115,10 @@ def list_users(merchant_id: str | None = None) -> list[User]:
 
 
 def disable_user(email: str) -> User:
-    """Disable the user with ``email``: they cannot sign in and their sessions end; commits.
+    """Disable the user with ``email``: they cannot sign in and their sessions end (once the
+    caller's unit of work commits).
     Raises :class:`NotFound` when no user has that email."""
     user = _by_email(email)
     if user.disabled_at is None:
         user.disabled_at = utcnow()
-    db.session.commit()
     return user

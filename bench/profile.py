@@ -41,13 +41,15 @@ def build_app(db_name: str, stripe_port: int) -> tuple[Any, str, str]:
     from flask_migrate import upgrade
 
     from app import create_app
+    from app.db import unit_of_work
     from app.merchants import create_merchant
     from app.observability.logs import _Handler
 
     app = create_app()
     with app.app_context():
         upgrade()
-        _, key = create_merchant("Bench shop", [SHOP_DOMAIN])
+        with unit_of_work():
+            _, key = create_merchant("Bench shop", [SHOP_DOMAIN])
     # gunicorn's workers log JSON lines to stderr at INFO (app.observability.logs); so do we, into
     # /dev/null, so that the cost of logging is in the profile as it is in production.
     handler = next(h for h in logging.getLogger().handlers if isinstance(h, _Handler))

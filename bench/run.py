@@ -309,15 +309,15 @@ class Bench:
         the outbox), run ``workers`` notification workers until all have succeeded, and take the
         rate between the receiver's first and last POST."""
         from app.extensions import db
-        from app.models import EventDelivery, Payment
-        from app.notifications.outbox import emit
+        from app.models import Delivery, Payment
+        from app.payments.transitions import notify_merchant
 
         get_json(f"http://127.0.0.1:{self.receiver_port}/_bench/reset")
         count = self.args.deliveries
         with self.app.app_context():
             payments = db.session.query(Payment).limit(count).all()
             for n in range(count):  # one new event (and message) each, whatever the number of payments
-                emit("payment.succeeded", payments[n % len(payments)])
+                notify_merchant("payment.succeeded", payments[n % len(payments)])
             db.session.commit()
         env = {**self.service_env, "WEBHOOK_ALLOW_PRIVATE_URLS": "1"}
         started = [
@@ -342,7 +342,7 @@ class Bench:
         for process in started:
             self.procs.stop(process)
         with self.app.app_context():
-            succeeded = db.session.query(EventDelivery).filter_by(status="succeeded").count() - self.delivered
+            succeeded = db.session.query(Delivery).filter_by(status="succeeded").count() - self.delivered
             self.delivered += succeeded
             db.session.rollback()
         span = stats["last"] - stats["first"]

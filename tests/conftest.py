@@ -12,49 +12,24 @@ it delivers its signed webhooks to the app, which is also served over HTTP in a 
 from __future__ import annotations
 
 import os
-import socket
-import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
-import requests
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
-from werkzeug.serving import BaseWSGIServer, make_server
 
-import sandbox
 from app import create_app
-from app.db import is_lock_conflict
+from app.db import is_lock_conflict, unit_of_work
 from app.extensions import db
 from app.merchants import create_merchant
+from tests.support.receiver import Receiver, serving_receiver
+from tests.support.sandbox import SandboxHandle, start_sandbox
+from tests.support.servers import ServerThread, free_port
 
 WEBHOOK_SECRET = "whsec_test_secret_for_the_suite"
-
-
-def free_port() -> int:
-    """A TCP port that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class ServerThread:
-    """A threaded WSGI server on 127.0.0.1 in a daemon thread; ``url`` is its base address."""
-
-    def __init__(self, wsgi_app: Any, port: int) -> None:
-        self.server: BaseWSGIServer = make_server("127.0.0.1", port, wsgi_app, threaded=True)
-        self.url = f"http://127.0.0.1:{port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 #: URL prefixes of the database servers the suite runs on (besides SQLite).
@@ -118,53 +93,26 @@ def recreate_database(database_url: str) -> None:
         admin.dispose()
 
 
-@dataclass
-class Sandbox:
-    """Test handle on the Stripe sandbox: its address and its control endpoints."""
-
-    url: str
-    wsgi: Any
-
-    def control(self, path: str, **data: Any) -> dict[str, Any]:
-        # A control call that waits server-side (``deliveries/flush`` with ``timeout``) must not
-        # be cut short by our own read timeout.
-        wait = float(data.get("timeout", 0))
-        response = requests.post(f"{self.url}/_sandbox/{path}", data=data, timeout=10 + wait)
-        response.raise_for_status()
-        return response.json()  # type: ignore[no-any-return]
-
-    def pay(self, session_id: str, card_number: str = "4242424242424242", **extra: Any) -> dict[str, Any]:
-        return self.control(f"checkout/sessions/{session_id}/pay", card_number=card_number, **extra)
-
-    def advance(self, seconds: int) -> dict[str, Any]:
-        return self.control("clock/advance", seconds=seconds)
-
-    def webhooks(self, enabled: bool) -> None:
-        self.control("webhooks/enable" if enabled else "webhooks/disable")
-
-
 @pytest.fixture(scope="session")
 def ports() -> dict[str, int]:
     return {"app": free_port(), "sandbox": free_port()}
 
 
 @pytest.fixture(scope="session")
-def sandbox_server(ports: dict[str, int]) -> Iterator[Sandbox]:
-    url = f"http://127.0.0.1:{ports['sandbox']}"
-    wsgi = sandbox.create_app(
+def sandbox_server(ports: dict[str, int]) -> Iterator[SandboxHandle]:
+    """The session's sandbox (:mod:`tests.support.sandbox`), sending its webhooks to the app."""
+    handle = start_sandbox(
+        ports["sandbox"],
         webhook_urls=[f"http://127.0.0.1:{ports['app']}/webhooks/stripe"],
         webhook_secret=WEBHOOK_SECRET,
-        public_url=url,
         settle_delay=5.0,
     )
-    server = ServerThread(wsgi, ports["sandbox"])
-    yield Sandbox(url=url, wsgi=wsgi)
-    server.stop()
-    wsgi.sandbox_state.stop()
+    yield handle
+    handle.stop()
 
 
 @pytest.fixture(scope="session")
-def app(database_url: str, ports: dict[str, int], sandbox_server: Sandbox) -> Iterator[Flask]:
+def app(database_url: str, ports: dict[str, int], sandbox_server: SandboxHandle) -> Iterator[Flask]:
     recreate_database(database_url)
     application = create_app(
         {
@@ -229,7 +177,7 @@ def empty_tables(engine: sa.Engine) -> None:
 
 
 @pytest.fixture
-def sandbox_ctl(sandbox_server: Sandbox, live_server: str) -> Iterator[Sandbox]:
+def sandbox_ctl(sandbox_server: SandboxHandle, live_server: str) -> Iterator[SandboxHandle]:
     """The sandbox, with the app's live server up to receive its webhooks.
 
     The sandbox clock only moves forward (``clock/advance``) and is shared by the session: each
@@ -238,7 +186,7 @@ def sandbox_ctl(sandbox_server: Sandbox, live_server: str) -> Iterator[Sandbox]:
     advanced clock is delivered before the clock goes back (else it would wait for real time to
     catch up, and every later flush would time out).
     """
-    state = sandbox_server.wsgi.sandbox_state
+    state = sandbox_server.state
     with state.lock:
         state.clock_offset = 0.0
     yield sandbox_server
@@ -270,7 +218,7 @@ def make_merchant(app: Flask) -> Callable[..., MerchantHandle]:
     def make(
         name: str = "Acme Shop", domains: tuple[str, ...] = ("shop.example", "localhost")
     ) -> MerchantHandle:
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             merchant, key = create_merchant(name, list(domains))
             return MerchantHandle(id=merchant.id, api_key=key)
 
@@ -280,3 +228,10 @@ def make_merchant(app: Flask) -> Callable[..., MerchantHandle]:
 @pytest.fixture
 def merchant(make_merchant: Callable[..., MerchantHandle]) -> MerchantHandle:
     return make_merchant()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A webhook receiver on 127.0.0.1 (:mod:`tests.support.receiver`), stopped after the test."""
+    with serving_receiver() as handle:
+        yield handle

@@ -49,13 +49,15 @@ def stripe_signature(payload: bytes, secret: str, timestamp: int | None = None) 
 def gateway_replaced(app: Any, *, api_base: str, secret_key: str = "sk_test_suite") -> Iterator[None]:
     """Within the block, the app talks to Stripe at ``api_base`` with ``secret_key`` (no retries),
     e.g. a closed port to play "Stripe is down", or a key Stripe refuses."""
-    from app.stripe_gateway import StripeGateway
+    from app.stripe_gateway import StripeGateway, StripeGateways
 
-    working = app.extensions["stripe_gateway"]
-    app.extensions["stripe_gateway"] = StripeGateway(
-        secret_key, api_base=api_base, webhook_secrets=["unused"], timeout=1, max_network_retries=0
+    working = app.extensions["stripe_gateways"]
+    app.extensions["stripe_gateways"] = StripeGateways(
+        StripeGateway(
+            secret_key, api_base=api_base, webhook_secrets=["unused"], timeout=1, max_network_retries=0
+        )
     )
     try:
         yield
     finally:
-        app.extensions["stripe_gateway"] = working
+        app.extensions["stripe_gateways"] = working

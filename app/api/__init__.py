@@ -8,12 +8,14 @@ from flask import Blueprint, Response, g, request
 from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 
+from ..db import unit_of_work
 from ..errors import ServiceError
 from ..extensions import db
-from ..merchants import merchant_for_api_key
+from ..merchants import merchant_for_api_key, note_key_use
 from ..rate_limits import limit_api, retry_after_seconds
+from ..responses import json_response
+from ..stripe_gateway import stripe_gateways
 from .error_docs import error_body, service_error_body
-from .idempotency import json_response
 
 log = logging.getLogger(__name__)
 
@@ -26,10 +28,17 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api.error_code"})
 
 @bp.before_request
 def authenticate() -> None:
-    """Resolve ``g.merchant`` from the bearer API key (401 if missing, unknown, revoked or expired)."""
+    """Resolve ``g.merchant`` and the key's mode ``g.livemode`` from the bearer API key (401 if
+    missing, unknown, revoked or expired; 403 ``test_mode_unavailable`` for a test key when no
+    test Stripe account is configured); when the key's ``last_used_at`` is due, record it in a
+    unit of work of its own, before the request's work starts."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    g.merchant = merchant_for_api_key(request.headers.get("Authorization"))
+    g.merchant, g.livemode, key_to_note = merchant_for_api_key(request.headers.get("Authorization"))
+    if key_to_note is not None:
+        with unit_of_work():
+            note_key_use(key_to_note)
+    g.stripe_gateway = stripe_gateways().for_mode(g.livemode)
 
 
 @bp.errorhandler(ServiceError)

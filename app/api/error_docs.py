@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 
-from ..errors import ServiceError
+from ..errors import ServiceError, error_object
 
 #: ``code -> (HTTP status, type, what it means and what to do)``.
 ERROR_CODES: dict[str, tuple[int, str, str]] = {
@@ -33,6 +33,12 @@ ERROR_CODES: dict[str, tuple[int, str, str]] = {
         401,
         "authentication_error",
         "The API key is missing, malformed, unknown, revoked or expired.",
+    ),
+    "test_mode_unavailable": (
+        403,
+        "invalid_request_error",
+        "Test mode is not configured on this service (an `mk_test_…` key, or `livemode: false`), "
+        "or a test key asked for a live key.",
     ),
     "resource_missing": (
         404,
@@ -97,16 +103,7 @@ def doc_url(code: str) -> str | None:
 
 def error_body(type_: str, code: str, message: str, param: str | None = None, **extra: Any) -> dict[str, Any]:
     """The API's error object ``{"error": {"type", "code", "message", "param", "doc_url", ...extra}}``."""
-    return {
-        "error": {
-            "type": type_,
-            "code": code,
-            "message": message,
-            "param": param,
-            "doc_url": doc_url(code),
-            **extra,
-        }
-    }
+    return error_object(type_, code, message, param, doc_url=doc_url(code), **extra)
 
 
 def error_code_to_dict(code: str) -> dict[str, Any]:

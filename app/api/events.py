@@ -8,27 +8,29 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, g, request
 
+from ..db import unit_of_work
 from ..errors import InvalidRequest, NotFound
 from ..extensions import db
-from ..models import DeliveryAttempt, Event, EventDelivery
+from ..merchant_events import EVENT_TYPES
+from ..models import Delivery, DeliveryAttempt, MerchantEvent
 from ..notifications.outbox import resend
 from ..notifications.serializers import delivery_to_dict, event_to_dict
-from ..payments.schemas import EVENT_TYPES
+from ..responses import json_response
 from . import bp
-from .idempotency import json_response
 from .pagination import each, paginate
 from .payments import idempotent
 
 
-def get_event_or_404(event_id: str) -> Event:
-    """The current merchant's event ``event_id``; another merchant's is a 404 like an unknown one."""
-    event = db.session.get(Event, event_id)
-    if event is None or event.merchant_id != g.merchant.id:
+def get_event_or_404(event_id: str) -> MerchantEvent:
+    """The current merchant's event ``event_id`` in the key's mode; another merchant's, or the
+    other mode's, is a 404 like an unknown one."""
+    event = db.session.get(MerchantEvent, event_id)
+    if event is None or event.merchant_id != g.merchant.id or event.livemode != g.livemode:
         raise NotFound(f"No such event: {event_id!r}.", param="id")
     return event
 
 
-def _deliveries(deliveries: list[EventDelivery]) -> list[dict[str, Any]]:
+def _deliveries(deliveries: list[Delivery]) -> list[dict[str, Any]]:
     """The messages as objects, each with its attempts (loaded in one query)."""
     ids = [d.id for d in deliveries]
     attempts = db.session.scalars(
@@ -45,12 +47,14 @@ def _deliveries(deliveries: list[EventDelivery]) -> list[dict[str, Any]]:
 @bp.get("/events")
 def list_events() -> Response:
     """The merchant's events, newest first: ``type`` and the list parameters (:mod:`app.api.pagination`)."""
-    query = sa.select(Event).where(Event.merchant_id == g.merchant.id)
+    query = sa.select(MerchantEvent).where(
+        MerchantEvent.merchant_id == g.merchant.id, MerchantEvent.livemode == g.livemode
+    )
     if (event_type := request.args.get("type")) is not None:
         if event_type not in EVENT_TYPES:
             raise InvalidRequest(f"Unknown event type {event_type!r}.", param="type")
-        query = query.where(Event.type == event_type)
-    return json_response(200, paginate(query, Event, each(event_to_dict), filters=("type",)))
+        query = query.where(MerchantEvent.type == event_type)
+    return json_response(200, paginate(query, MerchantEvent, each(event_to_dict), filters=("type",)))
 
 
 @bp.get("/events/<event_id>")
@@ -64,8 +68,8 @@ def event_deliveries(event_id: str) -> Response:
     """The event's messages (one per endpoint; ``id`` is the ``webhook-id``) with every attempt,
     newest first, paged like every list (:mod:`app.api.pagination`)."""
     event = get_event_or_404(event_id)
-    query = sa.select(EventDelivery).where(EventDelivery.event_id == event.id)
-    return json_response(200, paginate(query, EventDelivery, _deliveries))
+    query = sa.select(Delivery).where(Delivery.event_id == event.id)
+    return json_response(200, paginate(query, Delivery, _deliveries))
 
 
 @bp.post("/events/<event_id>/resend")
@@ -74,7 +78,8 @@ def resend_event(event_id: str) -> Response:
     event = get_event_or_404(event_id)
 
     def work() -> tuple[int, dict[str, Any]]:
-        queued = _deliveries(resend(event))
-        return 202, {"object": "list", "url": request.path, "data": queued, "has_more": False}
+        with unit_of_work():
+            queued = resend(event)
+        return 202, {"object": "list", "url": request.path, "data": _deliveries(queued), "has_more": False}
 
     return idempotent(work)

@@ -7,7 +7,7 @@ request is a 422 ``idempotency_key_mismatch``; while the first request is still 
 second one gets 409 ``idempotency_key_in_use``. Results that a retry should redo (400 validation
 errors, 502 ``gateway_unavailable``) are not stored: the key is released instead.
 
-The key row is claimed and released in short transactions of its own, never held across the
+The key row is claimed and released in short units of work of its own, never held across the
 work (which calls Stripe).
 
 Secrets are never stored: a top-level ``"secret"`` member of a response (a webhook endpoint's
@@ -20,16 +20,18 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from flask import Response
 from sqlalchemy.exc import IntegrityError
 
+from ..db import unit_of_work
 from ..errors import Conflict, InvalidRequest, ServiceError, Unprocessable
 from ..extensions import db
 from ..models import IdempotencyKey, Merchant, utcnow
+from ..responses import json_response
 from .error_docs import service_error_body
 
 KEY_MAX_LENGTH = 255
@@ -54,11 +56,6 @@ def fingerprint(method: str, path: str, body: bytes) -> str:
     return hashlib.sha256(method.encode() + b" " + path.encode() + b"\n" + canonical).hexdigest()
 
 
-def json_response(status: int, body: dict[str, Any]) -> Response:
-    """A JSON response whose bytes are exactly what would be stored for replay."""
-    return Response(json.dumps(body), status=status, mimetype="application/json")
-
-
 def redacted(body: dict[str, Any]) -> dict[str, Any]:
     """``body`` as stored for replay: members of ``REDACTED_MEMBERS`` replaced by ``None``."""
     return {k: (None if k in REDACTED_MEMBERS else v) for k, v in body.items()}
@@ -76,52 +73,52 @@ def _replay(status: int, stored: str, on_replay: ReplayHook | None) -> Response:
 
 
 def _claim(
-    merchant: Merchant, key: str, request_fingerprint: str, on_replay: ReplayHook | None = None
+    merchant: Merchant,
+    key: str,
+    request_fingerprint: str,
+    on_replay: ReplayHook | None = None,
+    livemode: bool = True,
 ) -> IdempotencyKey | Response:
     now = utcnow()
     row = IdempotencyKey(
         merchant_id=merchant.id,
+        livemode=livemode,
         key=key,
         request_fingerprint=request_fingerprint,
         locked_until=now + LEASE,
         created_at=now,
     )
-    db.session.add(row)
     try:
-        db.session.commit()
+        with unit_of_work() as session:
+            session.add(row)
         return row
     except IntegrityError:
-        db.session.rollback()
-    existing = db.session.scalars(
-        sa.select(IdempotencyKey).where(IdempotencyKey.merchant_id == merchant.id, IdempotencyKey.key == key)
-    ).one()
-    if existing.created_at < now - RETENTION:
-        db.session.delete(existing)
-        db.session.commit()
-        return _claim(merchant, key, request_fingerprint, on_replay)
+        pass
+    taken = False
+    with unit_of_work():
+        existing = db.session.scalars(
+            sa.select(IdempotencyKey).where(
+                IdempotencyKey.merchant_id == merchant.id,
+                IdempotencyKey.livemode == livemode,
+                IdempotencyKey.key == key,
+            )
+        ).one()
+        expired = existing.created_at < now - RETENTION
+        if expired:
+            db.session.delete(existing)
+        elif existing.request_fingerprint == request_fingerprint and existing.response_status is None:
+            taken = _renew_lease(existing.id, now)
+    if expired:
+        return _claim(merchant, key, request_fingerprint, on_replay, livemode)
     if existing.request_fingerprint != request_fingerprint:
-        db.session.commit()
         raise Unprocessable(
             "This Idempotency-Key was already used with a different request.",
             code="idempotency_key_mismatch",
             param="Idempotency-Key",
         )
     if existing.response_status is not None:
-        status, stored = existing.response_status, existing.response_body or ""
-        db.session.commit()
-        return _replay(status, stored, on_replay)
-    taken = db.session.execute(
-        sa.update(IdempotencyKey)
-        .where(
-            IdempotencyKey.id == existing.id,
-            IdempotencyKey.response_status.is_(None),
-            sa.or_(IdempotencyKey.locked_until.is_(None), IdempotencyKey.locked_until < now),
-        )
-        .values(locked_until=now + LEASE)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
-    if taken != 1:
+        return _replay(existing.response_status, existing.response_body or "", on_replay)
+    if not taken:
         raise Conflict(
             "A request with this Idempotency-Key is still being processed; retry shortly.",
             code="idempotency_key_in_use",
@@ -130,15 +127,30 @@ def _claim(
     return existing
 
 
-def _finish(row_id: int, status: int | None, body: str | None) -> None:
-    db.session.rollback()
-    db.session.execute(
+def _renew_lease(row_id: int, now: datetime) -> bool:
+    """Take over the key row ``row_id`` whose first request has no outcome yet, if its lease
+    has run out (a compare-and-set UPDATE: of concurrent retries, one wins)."""
+    taken = db.session.execute(
         sa.update(IdempotencyKey)
-        .where(IdempotencyKey.id == row_id)
-        .values(locked_until=None, response_status=status, response_body=body)
+        .where(
+            IdempotencyKey.id == row_id,
+            IdempotencyKey.response_status.is_(None),
+            sa.or_(IdempotencyKey.locked_until.is_(None), IdempotencyKey.locked_until < now),
+        )
+        .values(locked_until=now + LEASE)
         .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    ).rowcount  # type: ignore[attr-defined]
+    return bool(taken == 1)
+
+
+def _finish(row_id: int, status: int | None, body: str | None) -> None:
+    with unit_of_work(fresh=True):  # fresh: whatever the work left open or failed is dropped
+        db.session.execute(
+            sa.update(IdempotencyKey)
+            .where(IdempotencyKey.id == row_id)
+            .values(locked_until=None, response_status=status, response_body=body)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def run_idempotent(
@@ -147,8 +159,11 @@ def run_idempotent(
     request_fingerprint: str,
     work: Callable[[], tuple[int, dict[str, Any]]],
     on_replay: ReplayHook | None = None,
+    *,
+    livemode: bool = True,
 ) -> Response:
-    """Run ``work`` (returning ``(status, body)``) at most once per ``key``; see module doc.
+    """Run ``work`` (returning ``(status, body)``) at most once per ``key`` of the merchant in
+    that mode (``livemode``: a test key's idempotency keys are not a live key's); see module doc.
 
     With no key, ``work`` simply runs. The stored body has its ``REDACTED_MEMBERS`` set to
     ``null``; on a replay, ``on_replay`` (if given) gets that body (a dict) and returns the one
@@ -162,7 +177,7 @@ def run_idempotent(
         raise InvalidRequest(
             f"Idempotency-Key must be 1 to {KEY_MAX_LENGTH} characters.", param="Idempotency-Key"
         )
-    claimed = _claim(merchant, key, request_fingerprint, on_replay)
+    claimed = _claim(merchant, key, request_fingerprint, on_replay, livemode)
     if isinstance(claimed, Response):
         return claimed
     row_id = claimed.id

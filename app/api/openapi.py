@@ -12,9 +12,9 @@ from typing import Any
 from flask import Response
 
 from ..errors import NotFound
+from ..responses import json_response
 from . import bp
 from .error_docs import ERROR_CODES, error_code_to_dict
-from .idempotency import json_response
 
 SPEC_PATH = Path(__file__).with_name("openapi.json")
 

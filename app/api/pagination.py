@@ -20,7 +20,6 @@ from flask import request
 from ..errors import InvalidRequest
 from ..extensions import db
 from ..models import id_number
-from ..payments.schemas import parse_limit
 
 #: Query parameters every list takes.
 CREATED_PARAMETERS = ("created", "created[gt]", "created[gte]", "created[lt]", "created[lte]")
@@ -28,6 +27,21 @@ LIST_PARAMETERS = frozenset({"limit", "starting_after", "ending_before", *CREATE
 #: The latest Unix time accepted in ``created`` filters (9999-12-31 23:59:58): adding a second
 #: to it never overflows.
 _MAX_UNIX_TIME = 253_402_300_798
+
+
+def parse_limit(value: str | None) -> int:
+    """The ``limit`` query parameter of list endpoints: 1-100, 20 when absent.
+
+    Raises ``InvalidRequest(param="limit")`` for anything but a decimal integer in range.
+    """
+    if value is None:
+        return 20
+    if not (value.isascii() and value.isdigit() and 1 <= int(value) <= 100):
+        raise InvalidRequest(
+            f"Invalid limit: Must be an integer between 1 and 100 (got {value!r}).",
+            param="limit",
+        )
+    return int(value)
 
 
 def reject_unknown_parameters(allowed: Collection[str]) -> None:

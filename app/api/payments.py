@@ -7,17 +7,20 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, current_app, g, request
 
+from ..db import unit_of_work
 from ..errors import InvalidRequest, NotFound
 from ..extensions import db
 from ..models import Payment, utcnow
 from ..payments.creation import create_payment
 from ..payments.expiry import expire_payment
-from ..payments.schemas import decode_json_body, parse_payment_create, parse_payment_update
+from ..payments.schemas import parse_payment_create, parse_payment_update
 from ..payments.serializers import payment_to_dict
 from ..payments.states import PaymentStatus
 from ..payments.transitions import lock_payment
+from ..request_bodies import decode_json_body
+from ..responses import json_response
 from . import bp
-from .idempotency import ReplayHook, fingerprint, json_response, run_idempotent
+from .idempotency import ReplayHook, fingerprint, run_idempotent
 from .pagination import each, paginate
 
 
@@ -27,9 +30,10 @@ def public_base_url() -> str:
 
 
 def get_payment_or_404(payment_id: str) -> Payment:
-    """The current merchant's payment ``payment_id``; another merchant's is a 404 like an unknown one."""
+    """The current merchant's payment ``payment_id`` in the API key's mode; another merchant's,
+    or the other mode's, is a 404 like an unknown one."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.merchant_id != g.merchant.id:
+    if payment is None or payment.merchant_id != g.merchant.id or payment.livemode != g.livemode:
         raise NotFound(f"No such payment: {payment_id!r}.", param="id")
     return payment
 
@@ -52,18 +56,20 @@ def idempotent(work: Any, on_replay: ReplayHook | None = None, *, body: bytes = 
         fingerprint(request.method, request.path, body),
         work,
         on_replay,
+        livemode=g.livemode,
     )
 
 
 @bp.post("/payments")
 def create() -> Response:
     """Create a payment and its Checkout Session; 201 with the payment object."""
-    merchant = g.merchant
+    merchant, livemode, gateway = g.merchant, g.livemode, g.stripe_gateway
     parsed = parse_payment_create(json_body(), merchant.allowed_domains)
     base = public_base_url()
 
     def work() -> tuple[int, dict[str, Any]]:
-        return 201, payment_to_dict(create_payment(merchant, parsed, public_base_url=base))
+        payment = create_payment(merchant, parsed, gateway, public_base_url=base, livemode=livemode)
+        return 201, payment_to_dict(payment)
 
     return idempotent(work, body=request.get_data())
 
@@ -83,10 +89,10 @@ def update(payment_id: str) -> Response:
     parse_payment_update(body, payment.metadata_)  # a bad body is a 400 before any key is claimed
 
     def work() -> tuple[int, dict[str, Any]]:
-        locked = lock_payment(payment.id)  # concurrent updates merge, one after the other
-        locked.metadata_ = parse_payment_update(body, locked.metadata_)
-        locked.updated_at = utcnow()
-        db.session.commit()
+        with unit_of_work():
+            locked = lock_payment(payment.id)  # concurrent updates merge, one after the other
+            locked.metadata_ = parse_payment_update(body, locked.metadata_)
+            locked.updated_at = utcnow()
         return 200, payment_to_dict(locked)
 
     return idempotent(work, body=request.get_data())
@@ -96,7 +102,7 @@ def update(payment_id: str) -> Response:
 def list_payments() -> Response:
     """The merchant's payments, newest first: ``order_id``, ``status`` and the list parameters
     (:mod:`app.api.pagination`)."""
-    query = sa.select(Payment).where(Payment.merchant_id == g.merchant.id)
+    query = sa.select(Payment).where(Payment.merchant_id == g.merchant.id, Payment.livemode == g.livemode)
     if (order_id := request.args.get("order_id")) is not None:
         query = query.where(Payment.order_id == order_id)
     if (status := request.args.get("status")) is not None:
@@ -112,6 +118,6 @@ def expire(payment_id: str) -> Response:
     payment = get_payment_or_404(payment_id)
 
     def work() -> tuple[int, dict[str, Any]]:
-        return 200, payment_to_dict(expire_payment(payment, source="api"))
+        return 200, payment_to_dict(expire_payment(payment, g.stripe_gateway, source="api"))
 
     return idempotent(work)

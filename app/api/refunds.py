@@ -13,8 +13,8 @@ from ..models import Payment, Refund
 from ..payments.refunds import create_refund
 from ..payments.schemas import parse_refund_create
 from ..payments.serializers import refund_to_dict
+from ..responses import json_response
 from . import bp
-from .idempotency import json_response
 from .pagination import each, paginate
 from .payments import get_payment_or_404, idempotent, json_body
 
@@ -34,7 +34,7 @@ def create_payment_refund(payment_id: str) -> Response:
     parsed = parse_refund_create(json_body())
 
     def work() -> tuple[int, dict[str, Any]]:
-        return 201, refund_to_dict(create_refund(payment, parsed, source="api"))
+        return 201, refund_to_dict(create_refund(payment, parsed, g.stripe_gateway, source="api"))
 
     return idempotent(work, body=request.get_data())
 
@@ -49,9 +49,14 @@ def list_payment_refunds(payment_id: str) -> Response:
 
 @bp.get("/refunds/<refund_id>")
 def retrieve_refund(refund_id: str) -> Response:
-    """One refund of the current merchant (another merchant's is a 404 like an unknown one)."""
+    """One refund of the current merchant in the key's mode (another merchant's, or the other
+    mode's, is a 404 like an unknown one)."""
     refund = db.session.get(Refund, refund_id)
     payment = db.session.get(Payment, refund.payment_id) if refund is not None else None
-    if refund is None or payment is None or payment.merchant_id != g.merchant.id:
+    if (
+        refund is None
+        or payment is None
+        or (payment.merchant_id, payment.livemode) != (g.merchant.id, g.livemode)
+    ):
         raise NotFound(f"No such refund: {refund_id!r}.", param="id")
     return json_response(200, refund_to_dict(refund))

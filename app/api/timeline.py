@@ -1,18 +1,20 @@
-"""``/api/v1/payments/<id>/events``: a payment's timeline, oldest first."""
+"""``/api/v1/payments/<id>/timeline``: a payment's timeline, oldest first (also at the older
+``/api/v1/payments/<id>/events``, deprecated: the merchant events are ``/api/v1/events``)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from flask import Response
 
-from ..models import PaymentEvent
+from ..models import TimelineEntry
 from ..payments.serializers import timeline_entry_to_dict
+from ..responses import json_response
 from . import bp
-from .idempotency import json_response
 from .pagination import each, paginate
 from .payments import get_payment_or_404
 
 
+@bp.get("/payments/<payment_id>/timeline")
 @bp.get("/payments/<payment_id>/events")
 def payment_timeline(payment_id: str) -> Response:
     """The payment's whole history in the order it happened.
@@ -23,11 +25,11 @@ def payment_timeline(payment_id: str) -> Response:
     parameter, 404 for an unknown payment.
     """
     payment = get_payment_or_404(payment_id)
-    query = sa.select(PaymentEvent).where(PaymentEvent.payment_id == payment.id)
+    query = sa.select(TimelineEntry).where(TimelineEntry.payment_id == payment.id)
     page = paginate(
         query,
-        PaymentEvent,
-        each(timeline_entry_to_dict),
+        TimelineEntry,
+        each(lambda entry: timeline_entry_to_dict(entry, livemode=payment.livemode)),
         order_by=("id",),
         descending=False,
         default_limit=100,

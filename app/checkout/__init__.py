@@ -27,9 +27,9 @@ from ..payments.creation import open_checkout_session
 from ..payments.currencies import format_amount
 from ..payments.payment_methods import describe
 from ..payments.states import PAID, PaymentStatus
-from ..payments.sync import sync_checkout_session
+from ..payments.sync import session_livemode, sync_checkout_session
 from ..rate_limits import per_address, retry_after_seconds
-from ..stripe_gateway import GatewayDown, GatewayRejected
+from ..stripe_gateway import GatewayDown, GatewayRejected, stripe_gateways
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +118,7 @@ def pay(payment_id: str) -> Response | tuple[str, int]:
     payment = _payment_or_404(payment_id)
     if payment.status == PaymentStatus.PENDING:
         try:
-            open_checkout_session(payment, source="redirect")
+            open_checkout_session(payment, stripe_gateways().for_mode(payment.livemode), source="redirect")
         except ServiceError:
             log.warning("payment %s: could not open its Checkout Session", payment.id)
     if payment.status == PaymentStatus.OPEN and payment.stripe_checkout_url:
@@ -137,8 +137,9 @@ def success() -> tuple[str, int]:
     session_id = request.args.get("session_id", "")
     if not session_id.startswith("cs_"):
         raise NotFound("This confirmation link is not valid.")
+    gateway = stripe_gateways().for_mode(session_livemode(session_id))
     try:
-        payment = sync_checkout_session(session_id, source="redirect").payment
+        payment = sync_checkout_session(session_id, gateway, source="redirect").payment
     except GatewayRejected as exc:
         raise NotFound("This confirmation link is not valid.") from exc
     except GatewayDown as exc:

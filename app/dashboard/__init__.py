@@ -38,7 +38,7 @@ csrf = CSRFProtect()
 #: Endpoints reachable without signing in.
 PUBLIC_ENDPOINTS = frozenset({"dashboard.signin", "dashboard.static"})
 #: POSTs a viewer may send (everything else is an action for admins).
-VIEWER_POSTS = frozenset({"dashboard.signin", "dashboard.signout"})
+VIEWER_POSTS = frozenset({"dashboard.signin", "dashboard.signout", "dashboard.switch_mode"})
 
 
 def init_app(app: Flask) -> None:
@@ -85,8 +85,16 @@ def guard() -> None:
 
 @bp.context_processor
 def helpers() -> dict[str, object]:
-    """Template helpers: ``money(amount, currency)`` (minor units in) and ``when(datetime)``."""
-    return {"money": format_amount, "when": rfc3339}
+    """Template helpers: ``money(amount, currency)`` (minor units in) and ``when(datetime)``;
+    ``livemode`` (the data shown) and ``test_mode_available`` for the Test mode switch."""
+    from .mode import test_mode_available, viewing_livemode
+
+    return {
+        "money": format_amount,
+        "when": rfc3339,
+        "livemode": viewing_livemode(),
+        "test_mode_available": test_mode_available(),
+    }
 
 
 @bp.after_request
@@ -126,4 +134,4 @@ def http_error(exc: HTTPException) -> tuple[str, int]:
     ), exc.code or 500
 
 
-from . import auth, developers, home, payments  # noqa: E402,F401  (routes register on import)
+from . import auth, developers, home, mode, payments  # noqa: E402,F401  (routes register on import)

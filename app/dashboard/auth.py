@@ -12,6 +12,7 @@ from flask_limiter.errors import RateLimitExceeded
 from flask_login import login_user, logout_user
 from werkzeug.wrappers import Response
 
+from ..db import unit_of_work
 from ..extensions import limiter
 from ..users import authenticate, normalise_email
 from . import bp
@@ -37,7 +38,8 @@ def signin() -> Response | tuple[str, int] | str:
     """The sign-in form; on success a fresh session (idle-limited) and a redirect home."""
     form = SignInForm()
     if form.validate_on_submit():
-        user = authenticate(form.email.data or "", form.password.data or "")
+        with unit_of_work():
+            user = authenticate(form.email.data or "", form.password.data or "")
         if user is not None:
             session.clear()  # no session fixation: nothing from before signing in survives
             session.permanent = True

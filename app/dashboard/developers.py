@@ -11,13 +11,15 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from ..extensions import db
+from ..db import unit_of_work
 from ..merchants import api_key_status, issue_api_key, list_api_keys, revoke_api_key
 from ..notifications.endpoints import create_endpoint, delete_endpoint, rotate_secret, set_endpoint_enabled
 from ..notifications.outbox import resend
+from ..notifications.settings import current_settings
 from . import bp
 from .endpoint_actions import send_test_event
 from .forms import EndpointForm
+from .mode import viewing_livemode
 from .queries import attempts_of, endpoint_or_404, endpoints_of, event_or_404, recent_deliveries
 
 
@@ -28,17 +30,22 @@ def webhooks() -> str | tuple[str, int]:
     if request.method == "POST":
         if not form.validate():
             return _webhooks_page(form), 400
-        endpoint, secret = create_endpoint(
-            current_user.merchant,
-            {"url": form.url.data, "enabled_events": ["*"], "description": form.description.data or None},
-        )
+        with unit_of_work():
+            endpoint, secret = create_endpoint(
+                current_user.merchant,
+                {"url": form.url.data, "enabled_events": ["*"], "description": form.description.data or None},
+                current_settings(),
+                livemode=viewing_livemode(),
+            )
         return _endpoint_page(endpoint.id, secret=secret, notice="Endpoint created.")
     return _webhooks_page(form)
 
 
 def _webhooks_page(form: EndpointForm) -> str:
     return render_template(
-        "dashboard/webhooks.html", endpoints=endpoints_of(current_user.merchant_id), form=form
+        "dashboard/webhooks.html",
+        endpoints=endpoints_of(current_user.merchant_id, viewing_livemode()),
+        form=form,
     )
 
 
@@ -49,7 +56,7 @@ def webhook(endpoint_id: str) -> str:
 
 
 def _endpoint_page(endpoint_id: str, *, secret: str | None = None, notice: str | None = None) -> str:
-    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
+    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id, viewing_livemode())
     failed_only = request.args.get("failed") == "1"
     deliveries = recent_deliveries(endpoint.id, failed_only=failed_only)
     return render_template(
@@ -66,8 +73,9 @@ def _endpoint_page(endpoint_id: str, *, secret: str | None = None, notice: str |
 @bp.post("/developers/webhooks/<endpoint_id>/rotate")
 def rotate(endpoint_id: str) -> str:
     """A new signing secret, shown once; the old one keeps signing for 24 hours."""
-    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
-    secret = rotate_secret(endpoint)
+    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id, viewing_livemode())
+    with unit_of_work():
+        secret = rotate_secret(endpoint, current_settings())
     return _endpoint_page(
         endpoint_id, secret=secret, notice="Secret rotated. The previous one also signs for 24 hours."
     )
@@ -76,9 +84,10 @@ def rotate(endpoint_id: str) -> str:
 @bp.post("/developers/webhooks/<endpoint_id>/enabled")
 def set_enabled(endpoint_id: str) -> Response:
     """``enabled=1`` enables the endpoint, anything else disables it."""
-    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
+    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id, viewing_livemode())
     enabled = request.form.get("enabled") == "1"
-    set_endpoint_enabled(endpoint, enabled, reason=f"Disabled in the dashboard by {current_user.email}.")
+    with unit_of_work():
+        set_endpoint_enabled(endpoint, enabled, reason=f"Disabled in the dashboard by {current_user.email}.")
     flash("Endpoint enabled." if enabled else "Endpoint disabled: it gets no events.", "success")
     return redirect(url_for("dashboard.webhook", endpoint_id=endpoint_id))
 
@@ -86,8 +95,9 @@ def set_enabled(endpoint_id: str) -> Response:
 @bp.post("/developers/webhooks/<endpoint_id>/delete")
 def delete(endpoint_id: str) -> Response:
     """Delete the endpoint (its queued messages are failed unsent)."""
-    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
-    delete_endpoint(endpoint)
+    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id, viewing_livemode())
+    with unit_of_work():
+        delete_endpoint(endpoint)
     flash(f"Endpoint {endpoint.url} deleted.", "success")
     return redirect(url_for("dashboard.webhooks"))
 
@@ -95,8 +105,9 @@ def delete(endpoint_id: str) -> Response:
 @bp.post("/developers/webhooks/<endpoint_id>/test")
 def send_test(endpoint_id: str) -> Response:
     """Queue a test event to this endpoint; the worker sends it within seconds."""
-    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id)
-    event = send_test_event(endpoint)
+    endpoint = endpoint_or_404(current_user.merchant_id, endpoint_id, viewing_livemode())
+    with unit_of_work():
+        event = send_test_event(endpoint)
     flash(f"Test event {event.id} queued.", "success")
     return redirect(url_for("dashboard.webhook", endpoint_id=endpoint_id))
 
@@ -105,8 +116,9 @@ def send_test(endpoint_id: str) -> Response:
 def resend_event(event_id: str) -> Response:
     """Queue the event again to each enabled endpoint subscribed to it (the API's ``resend``),
     then go back to the page the button was on."""
-    event = event_or_404(current_user.merchant_id, event_id)
-    queued = resend(event)
+    event = event_or_404(current_user.merchant_id, event_id, viewing_livemode())
+    with unit_of_work():
+        queued = resend(event)
     flash(f"Event {event.id} queued again to {len(queued)} endpoint(s).", "success")
     back = request.form.get("next", "")
     return redirect(back if back.startswith("/dashboard/") else url_for("dashboard.home"))
@@ -117,11 +129,11 @@ def api_keys() -> str:
     """The merchant's API keys (prefix, created, last used, revoked); POST creates one, shown once."""
     new_key = None
     if request.method == "POST":
-        new_key = issue_api_key(current_user.merchant)
-        db.session.commit()
+        with unit_of_work():
+            new_key = issue_api_key(current_user.merchant, livemode=viewing_livemode())
     return render_template(
         "dashboard/api_keys.html",
-        keys=list_api_keys(current_user.merchant_id),
+        keys=list_api_keys(current_user.merchant_id, viewing_livemode()),
         new_key=new_key,
         status=api_key_status,
     )
@@ -130,6 +142,7 @@ def api_keys() -> str:
 @bp.post("/developers/api-keys/<int:key_id>/revoke")
 def revoke_key(key_id: int) -> Response:
     """Revoke a key: requests with it get 401 from now on."""
-    revoke_api_key(current_user.merchant_id, key_id)
+    with unit_of_work():
+        revoke_api_key(current_user.merchant_id, key_id, viewing_livemode())
     flash("API key revoked.", "success")
     return redirect(url_for("dashboard.api_keys"))

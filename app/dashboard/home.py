@@ -10,6 +10,7 @@ from flask_login import current_user
 from ..payments.currencies import format_amount
 from . import bp
 from .charts import bar_chart
+from .mode import viewing_livemode
 from .queries import home_figures
 
 
@@ -17,7 +18,7 @@ from .queries import home_figures
 def home() -> str:
     """Gross volume per currency and payments per day (SVG), success rate, counts by status,
     payments stuck in pending/processing and failing webhook endpoints."""
-    figures = home_figures(current_user.merchant_id)
+    figures = home_figures(current_user.merchant_id, livemode=viewing_livemode())
     volume_charts = {
         currency: bar_chart(figures.days, per_day, partial(format_amount, currency=currency))
         for currency, per_day in figures.volume.items()

@@ -19,8 +19,10 @@ from ..payments.refunds import create_refund
 from ..payments.schemas import parse_refund_create
 from ..payments.serializers import rfc3339
 from ..payments.states import REFUNDABLE, PaymentStatus, RefundStatus
+from ..stripe_gateway import stripe_gateways
 from . import bp
 from .forms import REFUND_REASONS, RefundForm, minor_units
+from .mode import viewing_livemode
 from .queries import PaymentFilters, newest_first, payment_detail, payment_or_404, refunds_query
 
 #: The payments list's own query parameters (``PaymentFilters.from_args``).
@@ -36,7 +38,9 @@ def payments() -> str:
     """Newest first, filtered by status, currency and created date, or searched by payment id,
     order id or customer email; cursor pagination (``starting_after``)."""
     filters = PaymentFilters.from_args(request.args)
-    page = paginate(filters.query(current_user.merchant_id), Payment, list, filters=PAYMENT_FILTERS)
+    page = paginate(
+        filters.query(current_user.merchant_id, viewing_livemode()), Payment, list, filters=PAYMENT_FILTERS
+    )
     return render_template(
         "dashboard/payments.html", page=page, filters=filters, statuses=[s.value for s in PaymentStatus]
     )
@@ -45,7 +49,9 @@ def payments() -> str:
 @bp.get("/payments.csv")
 def payments_csv() -> Response:
     """The filtered list (every page) as CSV; amounts in minor units, times RFC 3339 UTC."""
-    query = newest_first(PaymentFilters.from_args(request.args).query(current_user.merchant_id))
+    query = newest_first(
+        PaymentFilters.from_args(request.args).query(current_user.merchant_id, viewing_livemode())
+    )
 
     def rows() -> Iterator[str]:
         buffer = io.StringIO()
@@ -86,7 +92,7 @@ def _cell(text: str) -> str:
 def payment(payment_id: str) -> str:
     """One payment: amounts, line items, customer, metadata, Stripe ids, timeline, refunds,
     merchant events with every delivery attempt; actions for admins."""
-    found = payment_or_404(current_user.merchant_id, payment_id)
+    found = payment_or_404(current_user.merchant_id, payment_id, viewing_livemode())
     return render_template(
         "dashboard/payment.html",
         payment=found,
@@ -102,7 +108,7 @@ def refund(payment_id: str) -> Redirect | str | tuple[str, int]:
     """Refund in two steps: the form posts here and gets a confirmation page; its "Confirm
     refund" button posts again with ``confirm=yes`` and the refund is made through the API's
     service (``create_refund``, source ``dashboard``)."""
-    found = payment_or_404(current_user.merchant_id, payment_id)
+    found = payment_or_404(current_user.merchant_id, payment_id, viewing_livemode())
     form = RefundForm()
     if not form.validate():
         message = "Choose a reason from the list."
@@ -119,7 +125,8 @@ def refund(payment_id: str) -> Redirect | str | tuple[str, int]:
             reason_label=REFUND_REASONS[form.reason.data],
         )
     body = {"reason": form.reason.data} | ({} if amount is None else {"amount": amount})
-    made = create_refund(found, parse_refund_create(body), source="dashboard")
+    gateway = stripe_gateways().for_mode(found.livemode)
+    made = create_refund(found, parse_refund_create(body), gateway, source="dashboard")
     flash(f"Refund of {format_amount(made.amount, made.currency)} is {made.status}.", "success")
     return redirect(url_for("dashboard.payment", payment_id=payment_id))
 
@@ -127,8 +134,8 @@ def refund(payment_id: str) -> Redirect | str | tuple[str, int]:
 @bp.post("/payments/<payment_id>/expire")
 def expire(payment_id: str) -> Redirect:
     """Expire an open payment's Checkout Session (``expire_payment``, source ``dashboard``)."""
-    found = payment_or_404(current_user.merchant_id, payment_id)
-    expire_payment(found, source="dashboard")
+    found = payment_or_404(current_user.merchant_id, payment_id, viewing_livemode())
+    expire_payment(found, stripe_gateways().for_mode(found.livemode), source="dashboard")
     flash("The payment is expired: its checkout link no longer takes payments.", "success")
     return redirect(url_for("dashboard.payment", payment_id=payment_id))
 
@@ -137,7 +144,9 @@ def expire(payment_id: str) -> Redirect:
 def refunds() -> str:
     """The merchant's refunds, newest first, optionally only one status; cursor pagination."""
     status = request.args.get("status") or None
-    page = paginate(refunds_query(current_user.merchant_id, status), Refund, list, filters=("status",))
+    page = paginate(
+        refunds_query(current_user.merchant_id, status, viewing_livemode()), Refund, list, filters=("status",)
+    )
     return render_template(
         "dashboard/refunds.html", page=page, status=status, statuses=[s.value for s in RefundStatus]
     )

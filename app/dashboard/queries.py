@@ -20,12 +20,12 @@ from sqlalchemy.orm import contains_eager
 from ..errors import InvalidRequest
 from ..extensions import db
 from ..models import (
+    Delivery,
     DeliveryAttempt,
-    Event,
-    EventDelivery,
+    MerchantEvent,
     Payment,
-    PaymentEvent,
     Refund,
+    TimelineEntry,
     WebhookEndpoint,
     utcnow,
 )
@@ -41,26 +41,31 @@ PAID = (PaymentStatus.SUCCEEDED, PaymentStatus.PARTIALLY_REFUNDED, PaymentStatus
 UNPAID = (PaymentStatus.FAILED, PaymentStatus.EXPIRED)
 
 
-def payment_or_404(merchant_id: str, payment_id: str) -> Payment:
-    """The merchant's payment ``payment_id``; 404 for an unknown or another merchant's id."""
+def payment_or_404(merchant_id: str, payment_id: str, livemode: bool) -> Payment:
+    """The merchant's payment ``payment_id`` of mode ``livemode``; 404 for an unknown, another
+    merchant's or the other mode's id."""
     payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.merchant_id != merchant_id:
+    if payment is None or (payment.merchant_id, payment.livemode) != (merchant_id, livemode):
         abort(404)
     return payment
 
 
-def endpoint_or_404(merchant_id: str, endpoint_id: str) -> WebhookEndpoint:
-    """The merchant's (not deleted) webhook endpoint; 404 otherwise."""
+def endpoint_or_404(merchant_id: str, endpoint_id: str, livemode: bool) -> WebhookEndpoint:
+    """The merchant's (not deleted) webhook endpoint of mode ``livemode``; 404 otherwise."""
     endpoint = db.session.get(WebhookEndpoint, endpoint_id)
-    if endpoint is None or endpoint.merchant_id != merchant_id or endpoint.status == "deleted":
+    if (
+        endpoint is None
+        or (endpoint.merchant_id, endpoint.livemode) != (merchant_id, livemode)
+        or endpoint.status == "deleted"
+    ):
         abort(404)
     return endpoint
 
 
-def event_or_404(merchant_id: str, event_id: str) -> Event:
-    """The merchant's event ``event_id``; 404 otherwise."""
-    event = db.session.get(Event, event_id)
-    if event is None or event.merchant_id != merchant_id:
+def event_or_404(merchant_id: str, event_id: str, livemode: bool) -> MerchantEvent:
+    """The merchant's event ``event_id`` of mode ``livemode``; 404 otherwise."""
+    event = db.session.get(MerchantEvent, event_id)
+    if event is None or (event.merchant_id, event.livemode) != (merchant_id, livemode):
         abort(404)
     return event
 
@@ -104,13 +109,14 @@ class PaymentFilters:
         }
         return {k: v for k, v in values.items() if v}
 
-    def query(self, merchant_id: str) -> sa.Select[tuple[Payment]]:
-        """The filtered, merchant-scoped select (unordered: the caller orders and pages).
+    def query(self, merchant_id: str, livemode: bool) -> sa.Select[tuple[Payment]]:
+        """The filtered select of the merchant's payments of mode ``livemode`` (unordered: the
+        caller orders and pages).
 
         ``q`` is matched exactly: a ``pay_…`` id, an email (contains ``@``, case-insensitive,
         as emails are compared), otherwise an order id.
         """
-        query = sa.select(Payment).where(Payment.merchant_id == merchant_id)
+        query = sa.select(Payment).where(Payment.merchant_id == merchant_id, Payment.livemode == livemode)
         if self.status:
             query = query.where(Payment.status == self.status)
         if self.currency:
@@ -153,25 +159,27 @@ class PaymentDetail:
     """Everything the payment page shows besides the payment: its timeline, refunds, merchant
     events, each event's messages and each message's attempts (4 queries in all)."""
 
-    timeline: list[PaymentEvent]
+    timeline: list[TimelineEntry]
     refunds: list[Refund]
-    events: list[Event]
-    deliveries: dict[str, list[EventDelivery]] = field(default_factory=dict)
+    events: list[MerchantEvent]
+    deliveries: dict[str, list[Delivery]] = field(default_factory=dict)
     attempts: dict[str, list[DeliveryAttempt]] = field(default_factory=dict)
 
 
 def payment_detail(payment: Payment) -> PaymentDetail:
     """Load :class:`PaymentDetail` for ``payment`` (oldest first, as a story reads)."""
     timeline = db.session.scalars(
-        sa.select(PaymentEvent)
-        .where(PaymentEvent.payment_id == payment.id)
-        .order_by(PaymentEvent.created_at, PaymentEvent.id)
+        sa.select(TimelineEntry)
+        .where(TimelineEntry.payment_id == payment.id)
+        .order_by(TimelineEntry.created_at, TimelineEntry.id)
     ).all()
     refunds = db.session.scalars(
         sa.select(Refund).where(Refund.payment_id == payment.id).order_by(Refund.created_at, Refund.id)
     ).all()
     events = db.session.scalars(
-        sa.select(Event).where(Event.payment_id == payment.id).order_by(Event.created_at, Event.id)
+        sa.select(MerchantEvent)
+        .where(MerchantEvent.payment_id == payment.id)
+        .order_by(MerchantEvent.created_at, MerchantEvent.id)
     ).all()
     detail = PaymentDetail(list(timeline), list(refunds), list(events))
     deliveries = _deliveries_of([e.id for e in events])
@@ -181,14 +189,14 @@ def payment_detail(payment: Payment) -> PaymentDetail:
     return detail
 
 
-def _deliveries_of(event_ids: list[str]) -> list[EventDelivery]:
+def _deliveries_of(event_ids: list[str]) -> list[Delivery]:
     if not event_ids:
         return []
     return list(
         db.session.scalars(
-            sa.select(EventDelivery)
-            .where(EventDelivery.event_id.in_(event_ids))
-            .order_by(EventDelivery.created_at, EventDelivery.id)
+            sa.select(Delivery)
+            .where(Delivery.event_id.in_(event_ids))
+            .order_by(Delivery.created_at, Delivery.id)
         ).all()
     )
 
@@ -207,13 +215,13 @@ def attempts_of(delivery_ids: list[str]) -> dict[str, list[DeliveryAttempt]]:
     return result
 
 
-def refunds_query(merchant_id: str, status: str | None) -> sa.Select[tuple[Refund]]:
-    """The merchant's refunds, each with its payment loaded in the same query (scoped through
-    the payment; unordered: the caller orders and pages)."""
+def refunds_query(merchant_id: str, status: str | None, livemode: bool) -> sa.Select[tuple[Refund]]:
+    """The merchant's refunds of mode ``livemode``, each with its payment loaded in the same
+    query (scoped through the payment; unordered: the caller orders and pages)."""
     query = (
         sa.select(Refund)
         .join(Payment, Payment.id == Refund.payment_id)
-        .where(Payment.merchant_id == merchant_id)
+        .where(Payment.merchant_id == merchant_id, Payment.livemode == livemode)
         .options(contains_eager(Refund.payment))
     )
     if status:
@@ -221,12 +229,16 @@ def refunds_query(merchant_id: str, status: str | None) -> sa.Select[tuple[Refun
     return query
 
 
-def endpoints_of(merchant_id: str) -> list[WebhookEndpoint]:
-    """The merchant's webhook endpoints that are not deleted, oldest first."""
+def endpoints_of(merchant_id: str, livemode: bool) -> list[WebhookEndpoint]:
+    """The merchant's webhook endpoints of mode ``livemode`` that are not deleted, oldest first."""
     return list(
         db.session.scalars(
             sa.select(WebhookEndpoint)
-            .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.status != "deleted")
+            .where(
+                WebhookEndpoint.merchant_id == merchant_id,
+                WebhookEndpoint.livemode == livemode,
+                WebhookEndpoint.status != "deleted",
+            )
             .order_by(WebhookEndpoint.created_at, WebhookEndpoint.id)
         ).all()
     )
@@ -234,18 +246,18 @@ def endpoints_of(merchant_id: str) -> list[WebhookEndpoint]:
 
 def recent_deliveries(
     endpoint_id: str, *, failed_only: bool, limit: int = 25
-) -> list[tuple[EventDelivery, Event]]:
+) -> list[tuple[Delivery, MerchantEvent]]:
     """The endpoint's most recent messages with their event, newest first. ``failed_only``
     keeps the ones not delivered yet after an attempt (``retrying``) or given up (``failed``)."""
     query = (
-        sa.select(EventDelivery, Event)
-        .join(Event, Event.id == EventDelivery.event_id)
-        .where(EventDelivery.endpoint_id == endpoint_id)
-        .order_by(EventDelivery.created_at.desc(), EventDelivery.id.desc())
+        sa.select(Delivery, MerchantEvent)
+        .join(MerchantEvent, MerchantEvent.id == Delivery.event_id)
+        .where(Delivery.endpoint_id == endpoint_id)
+        .order_by(Delivery.created_at.desc(), Delivery.id.desc())
         .limit(limit)
     )
     if failed_only:
-        query = query.where(EventDelivery.status.in_(("retrying", "failed")))
+        query = query.where(Delivery.status.in_(("retrying", "failed")))
     return [(row[0], row[1]) for row in db.session.execute(query).all()]
 
 
@@ -266,19 +278,20 @@ class HomeFigures:
     failing_endpoints: list[tuple[WebhookEndpoint, int]]
 
 
-def daily_figures_query(merchant_id: str, since: datetime) -> sa.Select[Any]:
+def daily_figures_query(merchant_id: str, since: datetime, livemode: bool) -> sa.Select[Any]:
     """Rows ``(day, status, currency, count, sum of amount_total)`` of the merchant's payments
-    created since ``since``, answered from ``ix_payments_merchant_figures`` alone."""
+    of mode ``livemode`` created since ``since``, answered from ``ix_payments_merchant_figures`` alone."""
     day = sa.func.date(Payment.created_at)
     return (
         sa.select(day, Payment.status, Payment.currency, sa.func.count(), sa.func.sum(Payment.amount_total))
-        .where(Payment.merchant_id == merchant_id, Payment.created_at >= since)
+        .where(Payment.merchant_id == merchant_id, Payment.created_at >= since, Payment.livemode == livemode)
         .group_by(day, Payment.status, Payment.currency)
     )
 
 
-def home_figures(merchant_id: str, now: datetime | None = None) -> HomeFigures:
-    """Compute :class:`HomeFigures` for the merchant: one grouped query plus two short lists.
+def home_figures(merchant_id: str, now: datetime | None = None, *, livemode: bool) -> HomeFigures:
+    """Compute :class:`HomeFigures` for the merchant's objects of mode ``livemode``: one grouped
+    query plus two short lists.
 
     The success rate is paid / (paid + failed + expired) over the window: open and pending
     payments have not decided yet. None when nothing has decided.
@@ -290,7 +303,7 @@ def home_figures(merchant_id: str, now: datetime | None = None) -> HomeFigures:
     counts: dict[date, int] = defaultdict(int)
     volume: dict[str, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     by_status: dict[str, int] = defaultdict(int)
-    rows = db.session.execute(daily_figures_query(merchant_id, _midnight(days[0]))).all()
+    rows = db.session.execute(daily_figures_query(merchant_id, _midnight(days[0]), livemode)).all()
     for raw_day, status, currency, count, total in rows:
         when = date.fromisoformat(str(raw_day)[:10])
         counts[when] += count
@@ -304,21 +317,26 @@ def home_figures(merchant_id: str, now: datetime | None = None) -> HomeFigures:
         newest_first(
             sa.select(Payment).where(
                 Payment.merchant_id == merchant_id,
+                Payment.livemode == livemode,
                 Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.PROCESSING)),
                 Payment.created_at < now - STUCK_AFTER,
             )
         ).limit(10)
     ).all()
     failing = db.session.execute(
-        sa.select(WebhookEndpoint, sa.func.count(EventDelivery.id))
+        sa.select(WebhookEndpoint, sa.func.count(Delivery.id))
         .outerjoin(
-            EventDelivery,
+            Delivery,
             sa.and_(
-                EventDelivery.endpoint_id == WebhookEndpoint.id,
-                EventDelivery.status.in_(("retrying", "failed")),
+                Delivery.endpoint_id == WebhookEndpoint.id,
+                Delivery.status.in_(("retrying", "failed")),
             ),
         )
-        .where(WebhookEndpoint.merchant_id == merchant_id, WebhookEndpoint.status != "deleted")
+        .where(
+            WebhookEndpoint.merchant_id == merchant_id,
+            WebhookEndpoint.livemode == livemode,
+            WebhookEndpoint.status != "deleted",
+        )
         .group_by(WebhookEndpoint.id)
         .order_by(WebhookEndpoint.created_at)
     ).all()

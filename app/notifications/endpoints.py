@@ -15,31 +15,28 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
-from flask import current_app
-
 from ..errors import InvalidRequest
 from ..extensions import db
 from ..models import Merchant, WebhookEndpoint, new_id, utcnow
-from ..payments.schemas import parse_webhook_endpoint_create, parse_webhook_endpoint_update
 from ..url_guard import check_webhook_url
+from .endpoint_schemas import parse_webhook_endpoint_create, parse_webhook_endpoint_update
+from .settings import NotificationSettings
 
 #: How long the previous secret keeps signing after a rotation.
 PREVIOUS_SECRET_LIFETIME = timedelta(hours=24)
 
 
-def derive_secret(endpoint_id: str, version: int) -> str:
+def derive_secret(endpoint_id: str, version: int, signing_key: bytes) -> str:
     """The signing secret of version ``version`` of endpoint ``endpoint_id``: ``whsec_`` + base64
-    of HMAC-SHA256(``SECRET_KEY``, ``"webhook-endpoint:<id>:<version>"``), 32 bytes (the spec
-    asks for 24-64)."""
-    key = current_app.config["SECRET_KEY"]
-    key_bytes = key.encode() if isinstance(key, str) else bytes(key)
-    digest = hmac.new(key_bytes, f"webhook-endpoint:{endpoint_id}:{version}".encode(), hashlib.sha256)
+    of HMAC-SHA256(``signing_key`` (``SECRET_KEY``), ``"webhook-endpoint:<id>:<version>"``),
+    32 bytes (the spec asks for 24-64)."""
+    digest = hmac.new(signing_key, f"webhook-endpoint:{endpoint_id}:{version}".encode(), hashlib.sha256)
     return "whsec_" + base64.b64encode(digest.digest()).decode()
 
 
-def current_secret(endpoint: WebhookEndpoint) -> str:
+def current_secret(endpoint: WebhookEndpoint, settings: NotificationSettings) -> str:
     """``endpoint``'s current signing secret."""
-    return derive_secret(endpoint.id, endpoint.secret_version)
+    return derive_secret(endpoint.id, endpoint.secret_version, settings.signing_key)
 
 
 def _enabled_events(events: list[str]) -> list[str]:
@@ -47,8 +44,11 @@ def _enabled_events(events: list[str]) -> list[str]:
     return ["*"] if "*" in events else list(dict.fromkeys(events))
 
 
-def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, str]:
-    """Register a webhook endpoint for ``merchant`` from a request ``body``; commits.
+def create_endpoint(
+    merchant: Merchant, body: object, settings: NotificationSettings, *, livemode: bool = True
+) -> tuple[WebhookEndpoint, str]:
+    """Register a webhook endpoint for ``merchant`` from a request ``body``, receiving the
+    events of mode ``livemode``, in the caller's unit of work (:func:`app.db.unit_of_work`).
 
     ``body``: ``{url, enabled_events: [...] or ["*"], description?}`` (see
     ``parse_webhook_endpoint_create``). The URL must be https and resolve only to public
@@ -56,7 +56,7 @@ def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, 
     Returns ``(endpoint, secret)``. Raises ``InvalidRequest`` (``param`` names the field).
     """
     parsed = parse_webhook_endpoint_create(body)
-    check_webhook_url(parsed.url, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"])
+    check_webhook_url(parsed.url, allow_private=settings.allow_private_urls)
     endpoint = WebhookEndpoint(
         id=new_id("we"),
         merchant_id=merchant.id,
@@ -66,24 +66,27 @@ def create_endpoint(merchant: Merchant, body: object) -> tuple[WebhookEndpoint, 
         secret_version=1,
         status="enabled",
         created_at=utcnow(),
+        livemode=livemode,
     )
     db.session.add(endpoint)
-    db.session.commit()
-    return endpoint, current_secret(endpoint)
+    return endpoint, current_secret(endpoint, settings)
 
 
-def update_endpoint(endpoint: WebhookEndpoint, body: object) -> WebhookEndpoint:
-    """Change ``endpoint`` from a request ``body`` (Stripe's "update a webhook endpoint"); commits.
+def update_endpoint(
+    endpoint: WebhookEndpoint, body: object, settings: NotificationSettings
+) -> WebhookEndpoint:
+    """Change ``endpoint`` from a request ``body`` (Stripe's "update a webhook endpoint"), in the
+    caller's unit of work.
 
     ``body``: any of ``url`` (checked as at creation), ``enabled_events``, ``description``
     (``null`` clears it) and ``disabled`` (true/false, see :func:`set_endpoint_enabled`);
     members left out keep their value. The signing secret does not change. Raises
-    ``InvalidRequest`` (``param`` names the field) and changes nothing then.
+    ``InvalidRequest`` (``param`` names the field); the unit of work then changes nothing.
     """
     parsed = parse_webhook_endpoint_update(body)
     given = parsed.model_fields_set
     if parsed.url is not None:
-        check_webhook_url(parsed.url, allow_private=current_app.config["WEBHOOK_ALLOW_PRIVATE_URLS"])
+        check_webhook_url(parsed.url, allow_private=settings.allow_private_urls)
         endpoint.url = parsed.url
     elif "url" in given:
         raise InvalidRequest("Invalid url: must be a string.", param="url")
@@ -94,47 +97,39 @@ def update_endpoint(endpoint: WebhookEndpoint, body: object) -> WebhookEndpoint:
     if "description" in given:
         endpoint.description = parsed.description
     if parsed.disabled is not None:
-        _set_enabled(endpoint, not parsed.disabled, reason="Disabled through the API.")
-    db.session.commit()
+        set_endpoint_enabled(endpoint, not parsed.disabled, reason="Disabled through the API.")
     return endpoint
 
 
 def set_endpoint_enabled(endpoint: WebhookEndpoint, enabled: bool, *, reason: str) -> None:
     """Enable or disable ``endpoint``; a disabled endpoint gets no new messages and its queued
     ones are failed unsent (as for an endpoint that answered 410). ``reason`` (who disabled it)
-    becomes ``disabled_reason``. Commits."""
-    _set_enabled(endpoint, enabled, reason=reason)
-    db.session.commit()
-
-
-def _set_enabled(endpoint: WebhookEndpoint, enabled: bool, *, reason: str) -> None:
+    becomes ``disabled_reason``. In the caller's unit of work."""
     endpoint.status = "enabled" if enabled else "disabled"
     endpoint.disabled_reason = None if enabled else reason
 
 
 def delete_endpoint(endpoint: WebhookEndpoint) -> None:
     """Delete ``endpoint`` (kept as ``deleted`` for the delivery history); its queued messages
-    are failed by the worker without being sent. Commits."""
+    are failed by the worker without being sent. In the caller's unit of work."""
     endpoint.status = "deleted"
-    db.session.commit()
 
 
-def rotate_secret(endpoint: WebhookEndpoint) -> str:
+def rotate_secret(endpoint: WebhookEndpoint, settings: NotificationSettings) -> str:
     """Give ``endpoint`` a new secret (the next version) and return it; the old one also signs
     for 24 hours, so each message carries two signatures meanwhile (the spec allows several,
-    space-separated). Commits."""
+    space-separated). In the caller's unit of work."""
     endpoint.previous_secret_version = endpoint.secret_version
     endpoint.previous_secret_expires_at = utcnow() + PREVIOUS_SECRET_LIFETIME
     endpoint.secret_version = endpoint.secret_version + 1
-    db.session.commit()
-    return current_secret(endpoint)
+    return current_secret(endpoint, settings)
 
 
-def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
+def signing_secrets(endpoint: WebhookEndpoint, now: datetime, settings: NotificationSettings) -> list[str]:
     """The secrets that sign a message sent at ``now``: the current one, and the previous one
     while it has not expired."""
-    keys = [current_secret(endpoint)]
+    keys = [current_secret(endpoint, settings)]
     previous, expires = endpoint.previous_secret_version, endpoint.previous_secret_expires_at
     if previous is not None and expires is not None and now < expires:
-        keys.append(derive_secret(endpoint.id, previous))
+        keys.append(derive_secret(endpoint.id, previous, settings.signing_key))
     return keys

@@ -16,9 +16,10 @@ at the next try, and the thread waits: the back-off doubles from 1 s to 60 s and
 batch goes through. Nothing is lost; the events wait in the table. Each connect and each
 publish-and-confirm is bounded by ``EVENT_BROKER_TIMEOUT`` seconds (default 5).
 
-Settings (read with ``current_app.config.get``): ``EVENT_BROKER_URL`` (``amqp://…`` or
-``nats://…``; unset: nothing is published), ``EVENT_BROKER_EXCHANGE`` (default ``payments``;
-see :mod:`app.notifications.broker` for the layout), ``EVENT_BROKER_TIMEOUT``.
+Settings (passed in, :class:`~app.notifications.settings.NotificationSettings`):
+``EVENT_BROKER_URL`` (``amqp://…`` or ``nats://…``; unset: nothing is published),
+``EVENT_BROKER_EXCHANGE`` (default ``payments``; see :mod:`app.notifications.broker` for the
+layout), ``EVENT_BROKER_TIMEOUT``.
 """
 
 from __future__ import annotations
@@ -32,13 +33,14 @@ from collections.abc import Sequence
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Flask, current_app
+from flask import Flask
 
-from ..db import skip_locked
+from ..db import assert_no_transaction, skip_locked, unit_of_work
 from ..extensions import db
-from ..models import Event, utcnow
+from ..models import MerchantEvent, utcnow
 from .broker import EXCHANGE, TIMEOUT, BrokerError, BrokerPublisher, publisher_for, safe_address
 from .serializers import event_to_dict
+from .settings import NotificationSettings
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class EventPublisher:
         Database errors propagate (the claims then run out with their lease).
         """
         events = self._claim()
+        if events:
+            assert_no_transaction("publishing to the event broker")
         give_up_at = time.monotonic() + LEASE.total_seconds() / 2  # well before the lease runs out
         confirmed: list[str] = []
         try:
@@ -135,82 +139,84 @@ class EventPublisher:
         self.retry_in = min(self.retry_in * 2, self.max_backoff)
 
     def _claim(self) -> list[tuple[str, str, bytes]]:
-        """Lease the oldest due events to this publisher; returns (id, type, body) for each."""
+        """Lease the oldest due events to this publisher; returns (id, type, body) for each.
+        Two units of work: the claim, then the read of what was claimed."""
         now = utcnow()
         token = f"{self.name}:{secrets.token_hex(4)}"  # this claim's rows, and no one else's
         due = (
-            Event.broker_published_at.is_(None),
-            sa.or_(Event.broker_locked_until.is_(None), Event.broker_locked_until < now),
+            MerchantEvent.broker_published_at.is_(None),
+            sa.or_(MerchantEvent.broker_locked_until.is_(None), MerchantEvent.broker_locked_until < now),
         )
-        query = skip_locked(sa.select(Event.id).where(*due).order_by(Event.created_at).limit(self.batch))
-        candidates = db.session.scalars(query).all()
-        if candidates:
-            db.session.execute(
-                sa.update(Event)
-                .where(Event.id.in_(candidates), *due)
-                .values(broker_locked_by=token, broker_locked_until=now + LEASE)
-                .execution_options(synchronize_session=False)
-            )
-        db.session.commit()
+        query = skip_locked(
+            sa.select(MerchantEvent.id).where(*due).order_by(MerchantEvent.created_at).limit(self.batch)
+        )
+        with unit_of_work():
+            candidates = db.session.scalars(query).all()
+            if candidates:
+                db.session.execute(
+                    sa.update(MerchantEvent)
+                    .where(MerchantEvent.id.in_(candidates), *due)
+                    .values(broker_locked_by=token, broker_locked_until=now + LEASE)
+                    .execution_options(synchronize_session=False)
+                )
         if not candidates:
             return []
-        claimed = db.session.scalars(
-            sa.select(Event).where(Event.broker_locked_by == token).order_by(Event.created_at)
-        ).all()
-        # The body is the webhook body byte for byte.
-        events = [(e.id, e.type, json.dumps(event_to_dict(e)).encode()) for e in claimed]
-        db.session.commit()  # no transaction stays open while publishing
-        return events
+        with unit_of_work():  # ended before publishing: no transaction stays open meanwhile
+            claimed = db.session.scalars(
+                sa.select(MerchantEvent)
+                .where(MerchantEvent.broker_locked_by == token)
+                .order_by(MerchantEvent.created_at)
+            ).all()
+            # The body is the webhook body byte for byte.
+            return [(e.id, e.type, json.dumps(event_to_dict(e)).encode()) for e in claimed]
 
     def _settle(
         self, events: Sequence[tuple[str, str, bytes]], confirmed: list[str], *, retry_in: float
     ) -> None:
         """Mark ``confirmed`` published; release the other claimed events until ``retry_in``
-        seconds from now (at once when 0)."""
+        seconds from now (at once when 0). One unit of work."""
         now = utcnow()
         done = set(confirmed)
         rest = [event_id for event_id, _, _ in events if event_id not in done]
-        if confirmed:
-            db.session.execute(
-                sa.update(Event)
-                .where(Event.id.in_(confirmed), Event.broker_published_at.is_(None))
-                .values(broker_published_at=now, broker_locked_by=None, broker_locked_until=None)
-                .execution_options(synchronize_session=False)
-            )
-        if rest:
-            next_try = now + timedelta(seconds=retry_in) if retry_in else None
-            db.session.execute(
-                sa.update(Event)
-                .where(Event.id.in_(rest), Event.broker_published_at.is_(None))
-                .values(broker_locked_by=None, broker_locked_until=next_try)
-                .execution_options(synchronize_session=False)
-            )
-        db.session.commit()
+        with unit_of_work():
+            if confirmed:
+                db.session.execute(
+                    sa.update(MerchantEvent)
+                    .where(MerchantEvent.id.in_(confirmed), MerchantEvent.broker_published_at.is_(None))
+                    .values(broker_published_at=now, broker_locked_by=None, broker_locked_until=None)
+                    .execution_options(synchronize_session=False)
+                )
+            if rest:
+                next_try = now + timedelta(seconds=retry_in) if retry_in else None
+                db.session.execute(
+                    sa.update(MerchantEvent)
+                    .where(MerchantEvent.id.in_(rest), MerchantEvent.broker_published_at.is_(None))
+                    .values(broker_locked_by=None, broker_locked_until=next_try)
+                    .execution_options(synchronize_session=False)
+                )
 
 
-def publisher_from_config(name: str) -> EventPublisher | None:
-    """An :class:`EventPublisher` from the application's settings, or None when
-    ``EVENT_BROKER_URL`` is not set."""
-    config = current_app.config
-    url = config.get("EVENT_BROKER_URL")
-    if not url:
+def publisher_from_config(name: str, settings: NotificationSettings) -> EventPublisher | None:
+    """An :class:`EventPublisher` from ``settings``, or None when ``EVENT_BROKER_URL`` is not set."""
+    if not settings.broker_url:
         return None
     return EventPublisher(
-        url,
+        settings.broker_url,
         name=name,
-        exchange=config.get("EVENT_BROKER_EXCHANGE") or EXCHANGE,
-        timeout=float(config.get("EVENT_BROKER_TIMEOUT") or TIMEOUT),
+        exchange=settings.broker_exchange,
+        timeout=settings.broker_timeout,
     )
 
 
-def start_publishing(name: str, stop: threading.Event) -> threading.Thread | None:
-    """Start publishing in a thread of its own until ``stop`` is set, when ``EVENT_BROKER_URL``
-    is set; returns the thread (not a daemon: on stop it finishes the publish in hand, at most
-    ``EVENT_BROKER_TIMEOUT`` seconds) or None. Call in an application context."""
-    publisher = publisher_from_config(name)
+def start_publishing(
+    app: Flask, name: str, stop: threading.Event, settings: NotificationSettings
+) -> threading.Thread | None:
+    """Start publishing in a thread of its own (in an application context of ``app``) until
+    ``stop`` is set, when ``EVENT_BROKER_URL`` is set; returns the thread (not a daemon: on stop
+    it finishes the publish in hand, at most ``EVENT_BROKER_TIMEOUT`` seconds) or None."""
+    publisher = publisher_from_config(name, settings)
     if publisher is None:
         return None
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
 
     def run() -> None:
         with app.app_context():

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..models import DeliveryAttempt, Event, EventDelivery, WebhookEndpoint
+from ..models import Delivery, DeliveryAttempt, MerchantEvent, WebhookEndpoint
 from ..payments.serializers import rfc3339
 
 
-def event_to_dict(event: Event) -> dict[str, Any]:
+def event_to_dict(event: MerchantEvent) -> dict[str, Any]:
     """The event object, shaped as Stripe's events (https://docs.stripe.com/api/events/object):
-    ``{"id", "object": "event", "type", "api_version", "created_at", "data": {"object": the
+    ``{"id", "object": "event", "livemode", "type", "api_version", "created_at", "data": {"object": the
     payment or refund as the API returned it then, "previous_attributes": {member: value
     before the change}}}``; ``previous_attributes`` is left out when the event changed no
     earlier state.
@@ -27,6 +27,7 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return {
         "id": event.id,
         "object": "event",
+        "livemode": event.livemode,
         "type": event.type,
         "api_version": event.api_version,
         "created_at": rfc3339(event.created_at),
@@ -39,6 +40,7 @@ def endpoint_to_dict(endpoint: WebhookEndpoint, *, secret: str | None = None) ->
     body: dict[str, Any] = {
         "id": endpoint.id,
         "object": "webhook_endpoint",
+        "livemode": endpoint.livemode,
         "url": endpoint.url,
         "enabled_events": endpoint.enabled_events,
         "description": endpoint.description,
@@ -63,11 +65,13 @@ def attempt_to_dict(attempt: DeliveryAttempt) -> dict[str, Any]:
     }
 
 
-def delivery_to_dict(delivery: EventDelivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
-    """A message (one event to one endpoint; ``id`` is its ``webhook-id``) with its attempts, oldest first."""
+def delivery_to_dict(delivery: Delivery, attempts: list[DeliveryAttempt]) -> dict[str, Any]:
+    """A message (one event to one endpoint; ``id`` is its ``webhook-id``) with its attempts, oldest
+    first; ``livemode`` is its event's."""
     return {
         "id": delivery.id,
         "object": "event_delivery",
+        "livemode": delivery.event.livemode,
         "event_id": delivery.event_id,
         "endpoint_id": delivery.endpoint_id,
         "status": delivery.status,

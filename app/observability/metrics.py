@@ -44,8 +44,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.orm import Session
 
+from ..db import unit_of_work
 from ..extensions import db
-from ..models import DeliveryAttempt, EventDelivery, PaymentEvent, utcnow
+from ..models import Delivery, DeliveryAttempt, TimelineEntry, utcnow
 from ..stripe_gateway import GatewayDown, GatewayRejected, StripeGateway
 from .logs import bind_stripe_id
 
@@ -115,16 +116,15 @@ class OutboxCollector(Collector):
     """
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        waiting = EventDelivery.status.in_(("pending", "retrying"))
+        waiting = Delivery.status.in_(("pending", "retrying"))
         try:
-            count, oldest = db.session.execute(
-                sa.select(sa.func.count(), sa.func.min(EventDelivery.created_at)).where(waiting)
-            ).one()
+            with unit_of_work(fresh=True):  # a read of the latest commit, ended at once
+                count, oldest = db.session.execute(
+                    sa.select(sa.func.count(), sa.func.min(Delivery.created_at)).where(waiting)
+                ).one()
         except sa.exc.SQLAlchemyError as exc:
             log.warning("metrics: outbox gauges unavailable", error=type(exc).__name__)
             return
-        finally:
-            db.session.rollback()
         yield GaugeMetricFamily(
             "checkout_outbox_backlog_messages",
             "Merchant notifications waiting for delivery (pending or retrying).",
@@ -253,7 +253,7 @@ def _note_inserts(session: Session, _flush_context: Any) -> None:
     """After a flush: remember what the new rows will count once committed."""
     noted: list[Callable[[], None]] = session.info.setdefault("metrics_on_commit", [])
     for obj in session.new:
-        if isinstance(obj, PaymentEvent):
+        if isinstance(obj, TimelineEntry):
             bind_stripe_id(obj.stripe_object_id)
             if obj.type == "payment.requested":
                 noted.append(PAYMENTS_CREATED.inc)
@@ -290,7 +290,8 @@ def _listen_for_inserts() -> None:
 def init_app(app: Flask) -> None:
     """Count requests, wrap the gateway and the webhook view, serve ``GET /metrics``."""
     _listen_for_inserts()
-    instrument_gateway(app.extensions["stripe_gateway"])
+    for _livemode, gateway in app.extensions["stripe_gateways"].modes():
+        instrument_gateway(gateway)
     app.add_url_rule("/metrics", "metrics", metrics_view, methods=["GET"])
     webhook_view = "webhooks.stripe_webhook"
     if webhook_view in app.view_functions:

@@ -13,18 +13,26 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
-from ..db import retry_on_lock_conflict
+from ..db import retry_on_lock_conflict, unit_of_work
 from ..errors import Conflict, GatewayUnavailable, Unprocessable
 from ..extensions import db
 from ..models import Merchant, Payment, new_id, utcnow
-from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
+from ..stripe_gateway import GatewayDown, GatewayRejected, StripeGateway
 from .schemas import PaymentCreate
 from .states import PaymentStatus, Source
 from .transitions import lock_payment, move, record
 
 
-def create_payment(merchant: Merchant, request: PaymentCreate, *, public_base_url: str) -> Payment:
-    """Create a payment for ``merchant`` and open its Checkout Session; returns it ``open``.
+def create_payment(
+    merchant: Merchant,
+    request: PaymentCreate,
+    gateway: StripeGateway,
+    *,
+    public_base_url: str,
+    livemode: bool = True,
+) -> Payment:
+    """Create a payment for ``merchant`` in live or test mode (``livemode``) and open its Checkout
+    Session through ``gateway`` (that mode's Stripe account); returns it ``open``.
 
     ``public_base_url`` is our external address (``PUBLIC_BASE_URL`` or the request's), used for
     ``checkout_url`` and the URLs handed to Stripe.
@@ -40,12 +48,13 @@ def create_payment(merchant: Merchant, request: PaymentCreate, *, public_base_ur
     Raises :class:`GatewayUnavailable` (payment stays ``pending``) or :class:`Unprocessable`
     ``gateway_rejected`` (payment ``failed``) as :func:`open_checkout_session` does.
     """
-    payment = _live_payment_for_order(merchant.id, request.order_id)
-    if payment is None:
-        payment = _insert_pending(merchant, request, public_base_url)
-    if payment is None:  # a concurrent request inserted the order's payment first
-        payment = _live_payment_for_order(merchant.id, request.order_id)
-        if payment is None:  # ... and it ended meanwhile; the merchant may simply retry
+    merchant_id = merchant.id
+    # Insert first: a new order, the common case, costs no lookup. The unique
+    # (merchant_id, livemode, live_order_id) refuses the insert when the order has a live payment.
+    payment = _insert_pending(merchant, request, public_base_url, livemode)
+    if payment is None:  # the order has a live payment: this request's retry, or a conflict
+        payment = _live_payment_for_order(merchant_id, request.order_id, livemode)
+        if payment is None:  # ... which ended meanwhile; the merchant may simply retry
             raise Conflict(
                 f"Order {request.order_id!r} changed while this request ran; retry it.",
                 code="order_conflict",
@@ -53,7 +62,6 @@ def create_payment(merchant: Merchant, request: PaymentCreate, *, public_base_ur
             )
     if not _is_retry(payment, request):
         payment_id = payment.id
-        db.session.rollback()
         raise Conflict(
             f"Order {request.order_id!r} already has a live payment ({payment_id}).",
             code="order_conflict",
@@ -62,7 +70,7 @@ def create_payment(merchant: Merchant, request: PaymentCreate, *, public_base_ur
         )
     payment_id = payment.id
     try:
-        return open_checkout_session(payment, source=Source.API)
+        return open_checkout_session(payment, gateway, source=Source.API)
     except GatewayUnavailable:
         _mark_gateway_unavailable(payment_id)
         raise
@@ -79,19 +87,21 @@ def _is_retry(payment: Payment, request: PaymentCreate) -> bool:
 def _mark_gateway_unavailable(payment_id: str) -> None:
     """Remember that a create of ``payment_id`` was answered 502: from now on the same request
     is answered with this payment (201), whatever opens it first."""
-    db.session.rollback()
-    db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment_id, Payment.gateway_unavailable_at.is_(None))
-        .values(gateway_unavailable_at=utcnow())
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    with unit_of_work(fresh=True):
+        db.session.execute(
+            sa.update(Payment)
+            .where(Payment.id == payment_id, Payment.gateway_unavailable_at.is_(None))
+            .values(gateway_unavailable_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
 
 
-def _insert_pending(merchant: Merchant, request: PaymentCreate, public_base_url: str) -> Payment | None:
-    """Store the request as a ``pending`` payment and commit; None if the order got a live
-    payment meanwhile (the unique ``(merchant_id, live_order_id)`` refused the insert)."""
+def _insert_pending(
+    merchant: Merchant, request: PaymentCreate, public_base_url: str, livemode: bool
+) -> Payment | None:
+    """Store the request as a ``pending`` payment in a unit of work of its own; None (rolled
+    back) if the order has a live payment in that mode (the unique ``(merchant_id, livemode,
+    live_order_id)`` refused the insert)."""
     payment_id = new_id("pay")
     now = utcnow()
     payment = Payment(
@@ -115,27 +125,32 @@ def _insert_pending(merchant: Merchant, request: PaymentCreate, public_base_url:
         payment_method_types=request.payment_method_types,
         created_at=now,
         updated_at=now,
+        livemode=livemode,
     )
-    db.session.add(payment)
     try:
-        db.session.flush()
+        with unit_of_work() as session:
+            session.add(payment)
+            session.flush()  # the unique key refuses the insert here
+            data = {"amount_total": payment.amount_total}
+            record(payment, "payment.requested", source=Source.API, data=data)
     except IntegrityError:
-        db.session.rollback()
         return None
-    record(payment, "payment.requested", source=Source.API, data={"amount_total": payment.amount_total})
-    db.session.commit()
     return payment
 
 
-def _live_payment_for_order(merchant_id: str, order_id: str) -> Payment | None:
-    """The order's live payment, read in a fresh transaction (a plain read: no lock is taken,
+def _live_payment_for_order(merchant_id: str, order_id: str, livemode: bool) -> Payment | None:
+    """The order's live payment in that mode, read in a fresh unit of work (a plain read: no lock is taken,
     so concurrent retries of one request never queue on each other here)."""
-    db.session.rollback()
-    return db.session.scalars(
-        sa.select(Payment)
-        .where(Payment.merchant_id == merchant_id, Payment.live_order_id == order_id)
-        .execution_options(populate_existing=True)
-    ).first()
+    with unit_of_work(fresh=True):
+        return db.session.scalars(
+            sa.select(Payment)
+            .where(
+                Payment.merchant_id == merchant_id,
+                Payment.livemode == livemode,
+                Payment.live_order_id == order_id,
+            )
+            .execution_options(populate_existing=True)
+        ).first()
 
 
 def _session_params(payment: Payment) -> dict[str, Any]:
@@ -167,9 +182,9 @@ def _session_params(payment: Payment) -> dict[str, Any]:
     return params
 
 
-def open_checkout_session(payment: Payment, *, source: str) -> Payment:
-    """Create the Checkout Session of a ``pending`` payment and move it to ``open``; a payment
-    in any other status is returned as it is.
+def open_checkout_session(payment: Payment, gateway: StripeGateway, *, source: str) -> Payment:
+    """Create the Checkout Session of a ``pending`` payment through ``gateway`` (the account of
+    the payment's mode) and move it to ``open``; a payment in any other status is returned as it is.
 
     Safe to call again for the same payment, and concurrently: the Stripe idempotency key
     (derived from the payment id) makes Stripe return the same session, and the move to
@@ -183,12 +198,12 @@ def open_checkout_session(payment: Payment, *, source: str) -> Payment:
     """
     if payment.status != PaymentStatus.PENDING:
         return payment
-    payment_id = payment.id
-    idempotency_key = payment.stripe_idempotency_key
-    params = _session_params(payment)
-    db.session.commit()  # no transaction may stay open across the network call
+    with unit_of_work():  # ends the caller's read: no transaction may stay open across the network call
+        payment_id = payment.id
+        idempotency_key = payment.stripe_idempotency_key
+        params = _session_params(payment)
     try:
-        session = gateway().create_checkout_session(params, idempotency_key=idempotency_key)
+        session = gateway.create_checkout_session(params, idempotency_key=idempotency_key)
     except GatewayDown as exc:
         raise GatewayUnavailable(
             "Stripe could not be reached; the payment is pending. Retry the same request.",
@@ -198,9 +213,9 @@ def open_checkout_session(payment: Payment, *, source: str) -> Payment:
         failure = {"failure_code": exc.code or "gateway_rejected", "failure_message": exc.message[:500]}
 
         def fail() -> Payment:
-            locked = lock_payment(payment_id)
-            move(locked, PaymentStatus.FAILED, source=source, values=failure)
-            db.session.commit()
+            with unit_of_work():
+                locked = lock_payment(payment_id)
+                move(locked, PaymentStatus.FAILED, source=source, values=failure)
             return locked
 
         retry_on_lock_conflict(fail)
@@ -211,15 +226,15 @@ def open_checkout_session(payment: Payment, *, source: str) -> Payment:
         ) from exc
 
     def opened() -> Payment:
-        locked = lock_payment(payment_id)
-        move(
-            locked,
-            PaymentStatus.OPEN,
-            source=source,
-            stripe_object_id=session["id"],
-            values={"stripe_checkout_session_id": session["id"], "stripe_checkout_url": session["url"]},
-        )
-        db.session.commit()
+        with unit_of_work():
+            locked = lock_payment(payment_id)
+            move(
+                locked,
+                PaymentStatus.OPEN,
+                source=source,
+                stripe_object_id=session["id"],
+                values={"stripe_checkout_session_id": session["id"], "stripe_checkout_url": session["url"]},
+            )
         return locked
 
     return retry_on_lock_conflict(opened)

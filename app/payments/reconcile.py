@@ -5,13 +5,15 @@ three sweeps, each through the same code paths as the webhook, so whatever it ap
 applied exactly once however often it runs:
 
 1. **Events.** Stripe keeps events for 30 days and lists them through its Events API
-   (``GET /v1/events``, filtered by ``types`` and ``created``). Every event of a type we handle
-   that we have not processed yet (no ``stripe_events`` row) goes through
+   (``GET /v1/events``, filtered by ``types`` and ``created``), of each account (live and
+   test mode; an account's events touch only payments of its mode). Every event of a type we
+   handle that we have not processed yet (no ``stripe_events`` row) goes through
    :func:`~app.payments.stripe_events.process_event` with source ``reconcile``, oldest first —
    so an endpoint that was down loses nothing, not even the timeline of declined attempts.
 2. **Payments** still ``pending``, ``open`` or ``processing`` whose last change is older than
-   ``older_than`` seconds: a ``pending`` one (its Checkout Session creation never completed)
-   is completed (``open``, same idempotency key, so never a second session) or ``failed``;
+   ``older_than`` seconds, each through the gateway of its mode: a ``pending`` one (its
+   Checkout Session creation never completed) is completed (``open``, same idempotency key,
+   so never a second session) or ``failed``;
    then the Checkout Session is retrieved and applied
    (:func:`~app.payments.fulfilment.apply_checkout_session`): ``succeeded`` + fulfilment,
    ``processing``, ``failed`` or ``expired``.
@@ -35,10 +37,11 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
+from ..db import unit_of_work
 from ..errors import GatewayUnavailable, Unprocessable
 from ..extensions import db
-from ..models import Payment, Refund, StripeEvent, utcnow
-from ..stripe_gateway import GatewayDown, GatewayError, gateway
+from ..models import Payment, ProcessedStripeEvent, Refund, utcnow
+from ..stripe_gateway import GatewayDown, GatewayError, StripeGateway, StripeGateways
 from .creation import open_checkout_session
 from .refund_settlement import apply_stripe_refund, reload_refund, run_settlement
 from .refunds import send_refund
@@ -103,13 +106,15 @@ def _no_progress(items: Sequence[T], label: str) -> ContextManager[Iterable[T]]:
 
 
 def reconcile(
+    gateways: StripeGateways,
     older_than: int = DEFAULT_OLDER_THAN,
     dry_run: bool = False,
     progress: Progress | None = None,
     *,
     events_window: int = EVENTS_WINDOW,
 ) -> ReconcileReport:
-    """Bring payments and refunds in line with Stripe; see the module docstring.
+    """Bring payments and refunds in line with Stripe (``gateways``: both accounts; each
+    payment through its mode's); see the module docstring.
 
     ``older_than``: seconds since a ``pending``/``open``/``processing`` payment or a
     ``pending`` refund last changed before it is checked. ``events_window``: seconds of
@@ -124,35 +129,52 @@ def reconcile(
     now = utcnow()
     touched: set[str] = set()
     if events_window > 0:
-        _sweep_events(report, now - timedelta(seconds=events_window), dry_run, wrap, touched)
+        since = now - timedelta(seconds=events_window)
+        for livemodes, account in gateways.accounts():
+            _sweep_events(
+                report, since, dry_run, wrap, touched, gateways=gateways, account=(livemodes, account)
+            )
     cutoff = now - timedelta(seconds=older_than)
-    _sweep_payments(report, cutoff, dry_run, wrap, touched)
-    _sweep_refunds(report, cutoff, dry_run, wrap)
-    db.session.rollback()
+    _sweep_payments(report, gateways, cutoff, dry_run, wrap, touched)
+    _sweep_refunds(report, gateways, cutoff, dry_run, wrap)
     return report
 
 
 def _sweep_events(
-    report: ReconcileReport, since: datetime, dry_run: bool, wrap: Progress, touched: set[str]
+    report: ReconcileReport,
+    since: datetime,
+    dry_run: bool,
+    wrap: Progress,
+    touched: set[str],
+    *,
+    gateways: StripeGateways,
+    account: tuple[frozenset[bool], StripeGateway],
 ) -> None:
-    db.session.rollback()
+    """The events sweep over one Stripe ``account``: ``(its modes, its gateway)``."""
+    livemodes, gateway = account
     try:
-        events = gateway().list_events(created_gte=int(since.timestamp()), types=list(HANDLED_TYPES))
+        events = gateway.list_events(created_gte=int(since.timestamp()), types=list(HANDLED_TYPES))
     except GatewayError as exc:
         report.errors.append(f"events: could not list Stripe events: {exc.message}")
         return
     seen: set[str] = set()
     ids = [event["id"] for event in events]
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        seen.update(db.session.scalars(sa.select(StripeEvent.id).where(StripeEvent.id.in_(chunk))))
-    db.session.rollback()
+    with unit_of_work(fresh=True):  # a read, ended before the events are processed
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            seen.update(
+                db.session.scalars(
+                    sa.select(ProcessedStripeEvent.id).where(ProcessedStripeEvent.id.in_(chunk))
+                )
+            )
     unseen = [event for event in events if event["id"] not in seen]
     report.events_unseen = len(unseen)
     with wrap(unseen, "Stripe events") as items:
         for event in items:
             try:
-                result = process_event(event, source=Source.RECONCILE, dry_run=dry_run)
+                result = process_event(
+                    event, gateways, livemodes=livemodes, source=Source.RECONCILE, dry_run=dry_run
+                )
             except Exception as exc:  # noqa: BLE001 - one event must not stop the run
                 _error(report, event["id"], exc)
                 continue
@@ -177,24 +199,28 @@ def _describe(status: str | None, amount_refunded: int | None) -> str:
 
 
 def _sweep_payments(
-    report: ReconcileReport, cutoff: datetime, dry_run: bool, wrap: Progress, touched: set[str]
+    report: ReconcileReport,
+    gateways: StripeGateways,
+    cutoff: datetime,
+    dry_run: bool,
+    wrap: Progress,
+    touched: set[str],
 ) -> None:
-    db.session.rollback()
-    ids = list(
-        db.session.scalars(
-            sa.select(Payment.id)
-            .where(Payment.status.in_(UNSETTLED), Payment.updated_at <= cutoff)
-            .order_by(Payment.updated_at, Payment.id)
+    with unit_of_work(fresh=True):  # a read, ended before the payments are checked
+        ids = list(
+            db.session.scalars(
+                sa.select(Payment.id)
+                .where(Payment.status.in_(UNSETTLED), Payment.updated_at <= cutoff)
+                .order_by(Payment.updated_at, Payment.id)
+            )
         )
-    )
-    db.session.rollback()
     if dry_run:  # already reported as changed by an event of this run
         ids = [payment_id for payment_id in ids if payment_id not in touched]
     with wrap(ids, "payments") as items:
         for payment_id in items:
             report.payments_checked += 1
             try:
-                change = _reconcile_payment(payment_id, dry_run)
+                change = _reconcile_payment(payment_id, gateways, dry_run)
             except Exception as exc:  # noqa: BLE001 - one payment must not stop the run
                 _error(report, payment_id, exc)
                 continue
@@ -202,21 +228,21 @@ def _sweep_payments(
                 report.changes.append(change)
 
 
-def _reconcile_payment(payment_id: str, dry_run: bool) -> Change | None:
-    """Apply Stripe's truth about one unsettled payment; the change made, if any."""
-    db.session.rollback()
-    payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.status not in UNSETTLED:
-        db.session.rollback()
-        return None
-    before = payment.status
-    cause = f"Checkout Session {payment.stripe_checkout_session_id}"
+def _reconcile_payment(payment_id: str, gateways: StripeGateways, dry_run: bool) -> Change | None:
+    """Apply Stripe's truth (from the account of its mode) about one unsettled payment; the
+    change made, if any."""
+    with unit_of_work(fresh=True):  # a read, ended before Stripe is called
+        payment = db.session.get(Payment, payment_id)
+        if payment is None or payment.status not in UNSETTLED:
+            return None
+        gateway = gateways.for_mode(payment.livemode)
+        before = payment.status
+        cause = f"Checkout Session {payment.stripe_checkout_session_id}"
     if before == PaymentStatus.PENDING:
         if dry_run:
-            db.session.rollback()
             return Change(payment_id, before, "open or failed", "would retry creating its Checkout Session")
         try:
-            open_checkout_session(payment, source=Source.RECONCILE)
+            open_checkout_session(payment, gateway, source=Source.RECONCILE)
         except GatewayUnavailable as exc:
             raise GatewayDown(exc.message) from exc
         except Unprocessable:
@@ -225,28 +251,29 @@ def _reconcile_payment(payment_id: str, dry_run: bool) -> Change | None:
     session_id = payment.stripe_checkout_session_id
     if session_id is None:
         status = payment.status
-        db.session.rollback()
         return Change(payment_id, before, status, cause) if status != before else None
-    db.session.rollback()  # no transaction open across the call to Stripe
-    after = sync_checkout_session(session_id, source=Source.RECONCILE, dry_run=dry_run).status or before
+    after = (
+        sync_checkout_session(session_id, gateway, source=Source.RECONCILE, dry_run=dry_run).status or before
+    )
     return Change(payment_id, before, after, cause) if after != before else None
 
 
-def _sweep_refunds(report: ReconcileReport, cutoff: datetime, dry_run: bool, wrap: Progress) -> None:
-    db.session.rollback()
-    ids = list(
-        db.session.scalars(
-            sa.select(Refund.id)
-            .where(Refund.status == RefundStatus.PENDING, Refund.updated_at <= cutoff)
-            .order_by(Refund.updated_at, Refund.id)
+def _sweep_refunds(
+    report: ReconcileReport, gateways: StripeGateways, cutoff: datetime, dry_run: bool, wrap: Progress
+) -> None:
+    with unit_of_work(fresh=True):  # a read, ended before the refunds are checked
+        ids = list(
+            db.session.scalars(
+                sa.select(Refund.id)
+                .where(Refund.status == RefundStatus.PENDING, Refund.updated_at <= cutoff)
+                .order_by(Refund.updated_at, Refund.id)
+            )
         )
-    )
-    db.session.rollback()
     with wrap(ids, "refunds") as items:
         for refund_id in items:
             report.refunds_checked += 1
             try:
-                after, cause = refresh_refund(refund_id, source=Source.RECONCILE, dry_run=dry_run)
+                after, cause = refresh_refund(refund_id, gateways, source=Source.RECONCILE, dry_run=dry_run)
             except Exception as exc:  # noqa: BLE001 - one refund must not stop the run
                 _error(report, refund_id, exc)
                 continue
@@ -255,7 +282,6 @@ def _sweep_refunds(report: ReconcileReport, cutoff: datetime, dry_run: bool, wra
 
 
 def _error(report: ReconcileReport, object_id: str, exc: Exception) -> None:
-    db.session.rollback()
     if isinstance(exc, GatewayError):
         report.errors.append(f"{object_id}: Stripe: {exc.message}")
         log.warning("reconcile %s: Stripe: %s", object_id, exc.message)
@@ -264,8 +290,11 @@ def _error(report: ReconcileReport, object_id: str, exc: Exception) -> None:
         log.exception("reconcile %s failed", object_id)
 
 
-def refresh_refund(refund_id: str, *, source: str, dry_run: bool = False) -> tuple[str, str]:
-    """Reconcile one ``pending`` refund with Stripe (no transaction open during the calls).
+def refresh_refund(
+    refund_id: str, gateways: StripeGateways, *, source: str, dry_run: bool = False
+) -> tuple[str, str]:
+    """Reconcile one ``pending`` refund with Stripe, through the account of its payment's mode
+    (no transaction open during the calls).
 
     Known to Stripe: retrieve it and settle. Not known (our call never got an answer): look
     for it among the PaymentIntent's refunds by ``metadata.refund_id``, else send it again
@@ -274,25 +303,26 @@ def refresh_refund(refund_id: str, *, source: str, dry_run: bool = False) -> tup
     Stripe cannot be reached.
     """
     refund = reload_refund(refund_id)
-    payment = db.session.get(Payment, refund.payment_id)
-    assert payment is not None
-    intent_id = payment.stripe_payment_intent_id
-    stripe_id = refund.stripe_refund_id
-    db.session.rollback()
+    with unit_of_work():  # a read, ended before Stripe is called
+        payment = db.session.get(Payment, refund.payment_id)
+        assert payment is not None
+        intent_id = payment.stripe_payment_intent_id
+        stripe_id = refund.stripe_refund_id
+        gateway = gateways.for_mode(payment.livemode)
     if stripe_id:
-        answer = gateway().retrieve_refund(stripe_id)
+        answer = gateway.retrieve_refund(stripe_id)
         cause = f"Stripe refund {stripe_id}"
     else:
         found = [
             r
-            for r in (gateway().list_refunds(payment_intent=intent_id) if intent_id else [])
+            for r in (gateway.list_refunds(payment_intent=intent_id) if intent_id else [])
             if (r.get("metadata") or {}).get("refund_id") == refund_id
         ]
         if not found:
             if dry_run:
                 return RefundStatus.PENDING.value, "would send it to Stripe again"
             try:
-                refund = send_refund(refund, intent_id=intent_id, source=source)
+                refund = send_refund(refund, gateway, intent_id=intent_id, source=source)
             except Unprocessable:
                 refund = reload_refund(refund_id)
             return refund.status, "sent to Stripe again"

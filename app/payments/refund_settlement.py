@@ -18,11 +18,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import begin_read_committed, retry_on_lock_conflict
+from ..db import retry_on_lock_conflict, unit_of_work
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
+from .decisions import Outcome, decide_refund
 from .serializers import refund_to_dict
-from .states import REFUND_ALLOWED_FROM, RefundStatus, refund_status_from_stripe
+from .states import REFUND_ALLOWED_FROM, RefundStatus
 from .transitions import lock_payment, move_refunded, notify_merchant, record
 
 log = logging.getLogger(__name__)
@@ -46,22 +47,17 @@ def run_settlement(work: Callable[[], object], *, dry_run: bool = False) -> None
     a lock conflict."""
 
     def unit() -> None:
-        db.session.rollback()
-        begin_read_committed()
-        work()
-        if dry_run:
-            db.session.rollback()
-        else:
-            db.session.commit()
+        with unit_of_work(read_committed=True, dry_run=dry_run):
+            work()
 
     retry_on_lock_conflict(unit)
 
 
 def reload_refund(refund_id: str) -> Refund:
-    db.session.rollback()
-    return db.session.execute(
-        sa.select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
-    ).scalar_one()
+    with unit_of_work(fresh=True):
+        return db.session.execute(
+            sa.select(Refund).where(Refund.id == refund_id).execution_options(populate_existing=True)
+        ).scalar_one()
 
 
 def fail_refund(refund_id: str, *, reason: str, source: str) -> Refund:
@@ -191,29 +187,23 @@ def apply_stripe_refund(
     else:
         payment = lock_payment(local.payment_id)
     refund = _locked_refund(local.id)
-    target = refund_status_from_stripe(stripe_refund.get("status"))
+    decision = decide_refund(stripe_refund, held=refund.status)
     was = refund.status
-    if target == RefundStatus.PENDING or target.value == was:
+    if decision.outcome is Outcome.DUPLICATE:
         if refund.stripe_refund_id is None:
             refund.stripe_refund_id = stripe_refund["id"]
             refund.updated_at = utcnow()
             db.session.flush()
         return refund
     before = refund_to_dict(refund)  # for the event's previous_attributes
-    failure = stripe_refund.get("failure_reason") or (
-        "canceled" if target == RefundStatus.CANCELED else "unknown"
+    moved = decision.outcome is Outcome.MOVE and _set_refund_status(
+        refund, decision.target, failure_reason=decision.failure_reason, stripe_refund_id=stripe_refund["id"]
     )
-    moved = _set_refund_status(
-        refund,
-        target,
-        failure_reason=None if target == RefundStatus.SUCCEEDED else failure[:64],
-        stripe_refund_id=stripe_refund["id"],
-    )
-    if not moved:
+    if not moved or decision.event_type is None:
         return refund
-    if target == RefundStatus.SUCCEEDED or was == RefundStatus.SUCCEEDED:
+    if decision.recount:
         total = sum(r.amount for r in _refunds_of(payment.id) if r.status == RefundStatus.SUCCEEDED)
-        if not move_refunded(payment, total, reversal=target != RefundStatus.SUCCEEDED):
+        if not move_refunded(payment, total, reversal=decision.reversal):
             log.warning(
                 "payment %s (%s): refund %s is %s but the payment was not moved",
                 payment.id,
@@ -221,7 +211,7 @@ def apply_stripe_refund(
                 refund.id,
                 refund.status,
             )
-    event_type = "refund.succeeded" if target == RefundStatus.SUCCEEDED else "refund.failed"
+    event_type = decision.event_type
     record(
         payment,
         event_type,

@@ -27,11 +27,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import begin_read_committed, retry_on_lock_conflict
+from ..db import retry_on_lock_conflict, unit_of_work
 from ..errors import Conflict, InvalidRequest, Unprocessable
 from ..extensions import db
 from ..models import Payment, Refund
-from ..stripe_gateway import GatewayDown, GatewayRejected, gateway
+from ..stripe_gateway import GatewayDown, GatewayRejected, StripeGateway
 from .currencies import amount_step, format_amount
 from .refund_settlement import (
     add_pending_refund,
@@ -52,9 +52,12 @@ def stripe_idempotency_key(refund_id: str) -> str:
     return f"refund-{refund_id}"
 
 
-def create_refund(payment: Payment, request: RefundCreate, *, source: str = Source.API) -> Refund:
+def create_refund(
+    payment: Payment, request: RefundCreate, gateway: StripeGateway, *, source: str = Source.API
+) -> Refund:
     """Refund ``request.amount`` (default: all that is not yet refunded or being refunded) of
-    ``payment`` and return the refund, settled as far as Stripe's answer allows.
+    ``payment`` through ``gateway`` (the account of the payment's mode) and return the refund,
+    settled as far as Stripe's answer allows.
 
     Raises :class:`InvalidRequest` (``param="amount"``) when the amount is not a multiple of
     ``amount_step(currency)``; :class:`Conflict` ``payment_not_refundable`` unless the payment is
@@ -71,16 +74,16 @@ def create_refund(payment: Payment, request: RefundCreate, *, source: str = Sour
             param="amount",
         )
     payment_id = payment.id
-    intent_id = _payment_intent_of(payment)
+    intent_id = _payment_intent_of(payment, gateway)
 
     # 1. Reserve the amount under the payment's row lock; commit (once more on a lost lock conflict).
     refund = retry_on_lock_conflict(lambda: _reserve(payment_id, request, source))
-    return send_refund(refund, intent_id=intent_id, source=source)
+    return send_refund(refund, gateway, intent_id=intent_id, source=source)
 
 
 def _reserve(payment_id: str, request: RefundCreate, source: str) -> Refund:
-    """Step 1 of :func:`create_refund`, one transaction: lock the payment row first, check, add
-    the ``pending`` refund, commit.
+    """Step 1 of :func:`create_refund`, one unit of work at READ COMMITTED: lock the payment row
+    first, check, add the ``pending`` refund, commit.
 
     The refunds are read with a *plain* read at READ COMMITTED: every writer of a payment's
     refunds holds the payment's row lock, which already serialises them, so the read sees every
@@ -89,63 +92,61 @@ def _reserve(payment_id: str, request: RefundCreate, source: str) -> Refund:
     secondary index, and the ``INSERT`` that follows would then deadlock (MariaDB 1213) with a
     concurrent refund of a *neighbouring* payment.
     """
-    db.session.rollback()
-    begin_read_committed()
-    locked = lock_payment(payment_id)
-    if locked.status not in REFUNDABLE:
-        db.session.rollback()
-        raise Conflict(
-            f"Only a succeeded or partially refunded payment can be refunded; this one is {locked.status}.",
-            code="payment_not_refundable",
+    with unit_of_work(read_committed=True):  # a refusal below raises: the unit rolls back
+        locked = lock_payment(payment_id)
+        if locked.status not in REFUNDABLE:
+            raise Conflict(
+                "Only a succeeded or partially refunded payment can be refunded; "
+                f"this one is {locked.status}.",
+                code="payment_not_refundable",
+            )
+        reserved = db.session.scalar(
+            sa.select(sa.func.sum(Refund.amount)).where(
+                Refund.payment_id == payment_id, Refund.status.in_(REFUND_RESERVING)
+            )
         )
-    reserved = db.session.scalar(
-        sa.select(sa.func.sum(Refund.amount)).where(
-            Refund.payment_id == payment_id, Refund.status.in_(REFUND_RESERVING)
+        remaining = locked.amount_total - int(reserved or 0)
+        amount = remaining if request.amount is None else request.amount
+        if amount <= 0 or amount > remaining:
+            raise Conflict(
+                f"The refund would exceed the payment: {format_amount(max(remaining, 0), locked.currency)} "
+                "is left to refund.",
+                code="refund_exceeds_amount",
+                param="amount",
+                amount_refundable=max(remaining, 0),
+            )
+        refund = add_pending_refund(
+            locked,
+            amount=amount,
+            currency=locked.currency,
+            reason=request.reason,
+            metadata=dict(request.metadata),
+            source=source,
         )
-    )
-    remaining = locked.amount_total - int(reserved or 0)
-    amount = remaining if request.amount is None else request.amount
-    if amount <= 0 or amount > remaining:
-        db.session.rollback()
-        raise Conflict(
-            f"The refund would exceed the payment: {format_amount(max(remaining, 0), locked.currency)} "
-            "is left to refund.",
-            code="refund_exceeds_amount",
-            param="amount",
-            amount_refundable=max(remaining, 0),
-        )
-    refund = add_pending_refund(
-        locked,
-        amount=amount,
-        currency=locked.currency,
-        reason=request.reason,
-        metadata=dict(request.metadata),
-        source=source,
-    )
-    db.session.commit()
     return refund
 
 
-def send_refund(refund: Refund, *, intent_id: str | None, source: str) -> Refund:
-    """Ask Stripe for a ``pending`` refund not known to Stripe yet, then settle it.
+def send_refund(refund: Refund, gateway: StripeGateway, *, intent_id: str | None, source: str) -> Refund:
+    """Ask Stripe (``gateway``: the account of the payment's mode) for a ``pending`` refund not
+    known to Stripe yet, then settle it.
 
     Safe to repeat: the idempotency key ``refund-<id>`` makes Stripe answer with the same
     refund. No transaction is open during the call. Stripe refusing (4xx other than an
     idempotency conflict) fails the refund and raises :class:`Unprocessable`
     ``gateway_rejected``; Stripe unreachable leaves it ``pending``.
     """
-    refund_id = refund.id
-    params: dict[str, Any] = {
-        "amount": refund.amount,
-        "metadata": {"refund_id": refund.id, "payment_id": refund.payment_id},
-    }
-    if intent_id:
-        params["payment_intent"] = intent_id
-    if refund.reason:
-        params["reason"] = refund.reason
-    db.session.commit()  # no transaction may stay open across the network call
+    with unit_of_work():  # ends the caller's read: no transaction may stay open across the network call
+        refund_id = refund.id
+        params: dict[str, Any] = {
+            "amount": refund.amount,
+            "metadata": {"refund_id": refund.id, "payment_id": refund.payment_id},
+        }
+        if intent_id:
+            params["payment_intent"] = intent_id
+        if refund.reason:
+            params["reason"] = refund.reason
     try:
-        answer = gateway().create_refund(params, idempotency_key=stripe_idempotency_key(refund_id))
+        answer = gateway.create_refund(params, idempotency_key=stripe_idempotency_key(refund_id))
     except GatewayDown:
         log.warning("refund %s: Stripe unreachable; stays pending for reconciliation", refund_id)
         return reload_refund(refund_id)
@@ -162,14 +163,14 @@ def send_refund(refund: Refund, *, intent_id: str | None, source: str) -> Refund
     return reload_refund(refund_id)
 
 
-def _payment_intent_of(payment: Payment) -> str | None:
+def _payment_intent_of(payment: Payment, gateway: StripeGateway) -> str | None:
     """The payment's PaymentIntent id, asking Stripe for the session's when we lack it."""
     if payment.stripe_payment_intent_id or not payment.stripe_checkout_session_id:
         return payment.stripe_payment_intent_id
-    session_id = payment.stripe_checkout_session_id
-    db.session.commit()
+    with unit_of_work():  # ends the caller's read before Stripe is called
+        session_id = payment.stripe_checkout_session_id
     try:
-        session = gateway().retrieve_checkout_session(session_id)
+        session = gateway.retrieve_checkout_session(session_id)
     except (GatewayDown, GatewayRejected):
         return None
     intent = session.get("payment_intent")

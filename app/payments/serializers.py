@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Payment, PaymentEvent, Refund
+from ..models import Payment, Refund, TimelineEntry
 
 
 def rfc3339(moment: datetime | None) -> str | None:
@@ -32,6 +32,7 @@ def payment_to_dict(payment: Payment) -> dict[str, Any]:
     return {
         "id": payment.id,
         "object": "payment",
+        "livemode": payment.livemode,
         "order_id": payment.order_id,
         "status": payment.status,
         "currency": payment.currency,
@@ -58,6 +59,7 @@ def refund_to_dict(refund: Refund) -> dict[str, Any]:
     return {
         "id": refund.id,
         "object": "refund",
+        "livemode": refund.payment.livemode,
         "payment_id": refund.payment_id,
         "amount": refund.amount,
         "currency": refund.currency,
@@ -70,10 +72,10 @@ def refund_to_dict(refund: Refund) -> dict[str, Any]:
     }
 
 
-def timeline_entry_to_dict(entry: PaymentEvent) -> dict[str, Any]:
-    """One entry of a payment's timeline as the API returns it.
+def timeline_entry_to_dict(entry: TimelineEntry, *, livemode: bool) -> dict[str, Any]:
+    """One entry of a payment's timeline as the API returns it; ``livemode`` is its payment's.
 
-    ``{"id": int, "object": "payment_event", "payment_id", "type" (payment.requested, …,
+    ``{"id": int, "object": "payment_event", "livemode", "payment_id", "type" (payment.requested, …,
     refund.failed), "source" (api, redirect, webhook, reconcile, worker), "refund_id",
     "stripe_event_id", "stripe_object_id", "data": {...}, "created_at": RFC 3339 UTC}``.
     ``data`` depends on the type (amounts in minor units): e.g. ``payment.failed_attempt`` has
@@ -82,6 +84,7 @@ def timeline_entry_to_dict(entry: PaymentEvent) -> dict[str, Any]:
     return {
         "id": entry.id,
         "object": "payment_event",
+        "livemode": livemode,
         "payment_id": entry.payment_id,
         "type": entry.type,
         "source": entry.source,

@@ -11,20 +11,15 @@ from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..extensions import db
 from ..merchant_events import EVENT_TYPES, emit
-from ..models import Payment, PaymentEvent, Refund, utcnow
+from ..models import Payment, Refund, TimelineEntry, utcnow
 from .actor import acting_user
+from .decisions import Outcome, decide_refunded, move_outcome
 from .serializers import payment_to_dict, refund_to_dict
-from .states import (
-    ALLOWED_FROM,
-    REFUND_REVERSED_FROM,
-    REFUND_SUCCEEDED_FROM,
-    PaymentStatus,
-    Source,
-    status_for_refunded,
-)
+from .states import ALLOWED_FROM, PaymentStatus, Source
 
 
 class MoveOutcome(StrEnum):
@@ -52,13 +47,31 @@ def lock_payment(payment_id: str) -> Payment:
     transaction, before any other read: on MariaDB (REPEATABLE READ) later plain reads then
     see everything committed before the lock was granted. (SQLite serialises write
     transactions with ``BEGIN IMMEDIATE``.)
+
+    The object is then known current for the rest of the transaction, so :func:`move` updates
+    it from the columns it writes instead of reading the row back.
     """
-    return db.session.execute(
+    payment = db.session.execute(
         sa.select(Payment)
         .where(Payment.id == payment_id)
         .with_for_update()
         .execution_options(populate_existing=True)
     ).scalar_one()
+    db.session.info[_LOCKED] = (db.session().get_transaction(), payment_id)
+    return payment
+
+
+#: ``db.session.info`` key: ``(transaction, payment id)`` of the last :func:`lock_payment`.
+_LOCKED = "locked_payment"
+
+
+def _holds_lock(payment: Payment) -> bool:
+    """Whether the open transaction loaded ``payment`` with :func:`lock_payment`: its row cannot
+    have changed since, other than by this session's own statements."""
+    transaction, payment_id = db.session.info.get(_LOCKED, (None, None))
+    return (
+        payment_id == payment.id and transaction is not None and transaction is db.session().get_transaction()
+    )
 
 
 def record(
@@ -70,7 +83,7 @@ def record(
     stripe_object_id: str | None = None,
     refund: Refund | None = None,
     data: dict[str, Any] | None = None,
-) -> PaymentEvent:
+) -> TimelineEntry:
     """Add a timeline entry (``payment.*`` / ``refund.*`` ``event_type``) to the open unit of work.
 
     The timeline only: the merchant is told by :func:`notify_merchant`, called where the state
@@ -78,7 +91,7 @@ def record(
     :mod:`app.payments.actor`)."""
     if source == Source.DASHBOARD and (user_id := acting_user.get()) is not None:
         data = {**(data or {}), "user_id": user_id}
-    entry = PaymentEvent(
+    entry = TimelineEntry(
         payment_id=payment.id,
         refund_id=refund.id if refund is not None else None,
         type=event_type,
@@ -127,7 +140,9 @@ def move(
 ) -> MoveOutcome:
     """Move ``payment`` to ``target`` if the state machine allows it from its *current* row.
 
-    ``values`` are further columns set in the same UPDATE. The object is refreshed either way.
+    ``values`` are further columns set in the same UPDATE. The object is brought up to date
+    either way: from the written values when the caller holds the row lock (:func:`lock_payment`)
+    and the row changed, else by reading the row back.
     Returns :attr:`MoveOutcome.MOVED` when the row changed (a ``payment.<target>`` timeline entry
     is then added); any other :class:`MoveOutcome` says why nothing changed.
     """
@@ -136,14 +151,7 @@ def move(
     changes: dict[str, Any] = {"status": target.value, "updated_at": utcnow(), **(values or {})}
     if target in (PaymentStatus.FAILED, PaymentStatus.EXPIRED):
         changes["live_order_id"] = None
-    result = db.session.execute(
-        sa.update(Payment)
-        .where(Payment.id == payment.id, Payment.status.in_(ALLOWED_FROM[target]))
-        .values(**changes)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.refresh(payment)
-    if result.rowcount != 1:  # type: ignore[attr-defined]
+    if not _compare_and_set(payment, ALLOWED_FROM[target], changes):
         return _why_not_moved(seen, payment.status, target)
     record(
         payment,
@@ -161,7 +169,7 @@ def move(
 def _why_not_moved(seen: str, current: str, target: PaymentStatus) -> MoveOutcome:
     if current == target:
         return MoveOutcome.ALREADY_THERE
-    if seen in ALLOWED_FROM[target]:
+    if move_outcome(seen, target) is Outcome.MOVE:
         return MoveOutcome.LOST_RACE
     return MoveOutcome.WOULD_GO_BACKWARDS
 
@@ -177,17 +185,29 @@ def move_refunded(payment: Payment, amount_refunded: int, *, reversal: bool) -> 
     that the entry (and the merchant's notification) sees the new totals. Returns True if the
     row changed; the caller should hold the payment's row lock.
     """
-    target = status_for_refunded(payment.amount_total, amount_refunded)
-    table = REFUND_REVERSED_FROM if reversal else REFUND_SUCCEEDED_FROM
-    allowed = table.get(target)
-    if allowed is None:
+    decision = decide_refunded(payment.status, payment.amount_total, amount_refunded, reversal=reversal)
+    if decision.target is None:
         db.session.refresh(payment)
         return False
+    changes = {"status": decision.target.value, "amount_refunded": amount_refunded, "updated_at": utcnow()}
+    return _compare_and_set(payment, decision.allowed_from, changes)
+
+
+def _compare_and_set(payment: Payment, allowed: frozenset[PaymentStatus], changes: dict[str, Any]) -> bool:
+    """``UPDATE`` the payment's row with ``changes`` if its status is one of ``allowed``; True if
+    the row changed. Afterwards the object shows the row: set from ``changes`` when it changed
+    under this transaction's row lock (:func:`lock_payment`: nothing else can have changed it),
+    else read back (one ``SELECT``)."""
     result = db.session.execute(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(allowed))
-        .values(status=target.value, amount_refunded=amount_refunded, updated_at=utcnow())
+        .values(**changes)
         .execution_options(synchronize_session=False)
     )
-    db.session.refresh(payment)
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    changed: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    if changed and _holds_lock(payment):
+        for key, value in changes.items():
+            set_committed_value(payment, key, value)
+    else:
+        db.session.refresh(payment)
+    return changed

@@ -98,6 +98,33 @@ def test_rolling_with_no_expiry_stops_the_old_key_now(client, merchant):
     assert not works(client, merchant.api_key) and works(client, rolled["secret"])
 
 
+def test_a_roll_that_fails_midway_changes_nothing_and_its_retry_rolls_once(client, merchant, monkeypatch):
+    # The roll marks the old key expiring, then adds the new one; adding fails once here.
+    from app import merchants
+
+    real_new_key, calls = merchants._new_key, []
+
+    def new_key_failing_once(merchant_id: str, *mode):
+        calls.append(merchant_id)
+        if len(calls) == 1:
+            raise RuntimeError("the database went away")
+        return real_new_key(merchant_id, *mode)
+
+    monkeypatch.setattr(merchants, "_new_key", new_key_failing_once)
+    old_id = client.get("/api/v1/api_keys", headers=merchant.headers).get_json()["data"][0]["id"]
+    headers = {**merchant.headers, "Idempotency-Key": "roll-1"}
+    failed = client.post(f"/api/v1/api_keys/{old_id}/roll", json={"expires_in": 600}, headers=headers)
+    assert failed.status_code == 500
+    old = client.get(f"/api/v1/api_keys/{old_id}", headers=merchant.headers).get_json()
+    assert old["status"] == "active" and old["expires_at"] is None  # the half-done roll left nothing
+    assert len(client.get("/api/v1/api_keys", headers=merchant.headers).get_json()["data"]) == 1
+
+    retried = client.post(f"/api/v1/api_keys/{old_id}/roll", json={"expires_in": 600}, headers=headers)
+    assert retried.status_code == 201 and works(client, retried.get_json()["secret"])
+    keys = client.get("/api/v1/api_keys", headers=merchant.headers).get_json()["data"]
+    assert [key["status"] for key in keys] == ["active", "expiring"]
+
+
 def test_bad_roll_bodies_and_foreign_keys(client, merchant, make_merchant):
     old_id = client.get("/api/v1/api_keys", headers=merchant.headers).get_json()["data"][0]["id"]
     bad = [

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.merchant_events import API_VERSION
 from app.notifications.worker import Worker
-from tests.notifications.conftest import notify_app, receiver  # noqa: F401  (fixtures)
+from tests.notifications.conftest import notify_app  # noqa: F401  (fixtures)
 from tests.payments.conftest import shop, stripe_client  # noqa: F401  (fixtures)
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from app.extensions import db
-from app.models import Event, EventDelivery, WebhookEndpoint, new_id
+from app.models import Delivery, MerchantEvent, WebhookEndpoint, new_id
 from tests.helpers import payment_body
 from tests.notifications.conftest import make_payment  # noqa: F401  (a fixture)
 
@@ -121,7 +121,7 @@ def test_deliveries_page_like_every_list(app, client, merchant, endpoints, make_
     payment_id = make_payment(merchant.id)
     event_id = new_id("evt")
     with app.app_context():
-        event = Event(
+        event = MerchantEvent(
             id=event_id,
             merchant_id=merchant.id,
             type="payment.succeeded",
@@ -132,7 +132,7 @@ def test_deliveries_page_like_every_list(app, client, merchant, endpoints, make_
         db.session.add(event)
         messages = []
         for n, endpoint_id in enumerate(endpoints):
-            message = EventDelivery(
+            message = Delivery(
                 id=new_id("msg"),
                 event_id=event.id,
                 endpoint_id=endpoint_id,
@@ -162,6 +162,15 @@ def test_the_timeline_pages_back_with_ending_before(client, merchant, sandbox_ct
     assert back["data"] == everything[:-1] and back["url"] == path
     foreign = client.get(f"{path}?ending_before=abc", headers=merchant.headers)
     assert foreign.status_code == 400 and foreign.get_json()["error"]["param"] == "ending_before"
+
+
+def test_the_timeline_is_at_its_own_name_and_at_the_older_events_path(client, merchant, sandbox_ctl):
+    payment = client.post("/api/v1/payments", json=payment_body(), headers=merchant.headers).get_json()
+    timeline = listed(client, merchant, f"/api/v1/payments/{payment['id']}/timeline")
+    older = listed(client, merchant, f"/api/v1/payments/{payment['id']}/events")
+    assert [e["type"] for e in timeline["data"]][:2] == ["payment.requested", "payment.open"]
+    assert timeline["data"] == older["data"]
+    assert timeline["url"] == f"/api/v1/payments/{payment['id']}/timeline"
 
 
 def test_the_latest_accepted_time_does_not_overflow(client, merchant, endpoints):

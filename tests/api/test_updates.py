@@ -9,6 +9,7 @@ import socket
 import pytest
 
 from app.notifications import endpoints
+from app.notifications.settings import NotificationSettings
 from app.url_guard import check_webhook_url
 from tests.helpers import payment_body
 
@@ -106,7 +107,8 @@ def test_an_endpoint_update_changes_what_it_names_and_keeps_the_secret(app, clie
         from app.models import WebhookEndpoint
 
         stored = db.session.get(WebhookEndpoint, endpoint["id"])
-        assert endpoints.current_secret(stored) == endpoint["secret"]
+        settings = NotificationSettings.from_config(app.config)
+        assert endpoints.current_secret(stored, settings) == endpoint["secret"]
     cleared = update_endpoint(client, merchant, endpoint["id"], {"description": None}).get_json()
     assert cleared["description"] is None and cleared["url"] == "https://hooks.shop.example/v2"
 

@@ -19,10 +19,10 @@ from flask import Flask
 from kombu import Connection
 
 from app.extensions import db
-from app.models import Event
+from app.models import MerchantEvent
 from app.notifications.broker import Subscription, subscribe
 from app.payments.states import PaymentStatus
-from tests.notifications.conftest import make_payment, notify_app, receiver, transition  # noqa: F401
+from tests.notifications.conftest import make_payment, notify_app, transition  # noqa: F401
 from tests.support.tcp_proxy import TcpProxy
 
 BROKERS = {
@@ -123,7 +123,9 @@ def succeed_payments(
         with app.app_context():
             by_payment = dict(
                 db.session.execute(
-                    db.select(Event.payment_id, Event.id).where(Event.payment_id.in_(payment_ids))
+                    db.select(MerchantEvent.payment_id, MerchantEvent.id).where(
+                        MerchantEvent.payment_id.in_(payment_ids)
+                    )
                 ).all()
             )
         return [by_payment[payment_id] for payment_id in payment_ids]

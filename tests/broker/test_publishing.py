@@ -11,10 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event
+from app.models import MerchantEvent
 from app.notifications.broker import BrokerError
 from app.notifications.publisher import EventPublisher, publisher_from_config
 from app.notifications.serializers import event_to_dict
+from app.notifications.settings import NotificationSettings
 from app.payments.states import PaymentStatus
 from tests.broker.conftest import drain
 from tests.helpers import wait_for
@@ -22,7 +23,9 @@ from tests.helpers import wait_for
 
 def unpublished(app) -> int:
     with app.app_context():
-        count = db.session.scalar(sa.select(sa.func.count()).where(Event.broker_published_at.is_(None)))
+        count = db.session.scalar(
+            sa.select(sa.func.count()).where(MerchantEvent.broker_published_at.is_(None))
+        )
         db.session.rollback()
         return int(count or 0)
 
@@ -44,7 +47,7 @@ def test_every_event_is_published_once_under_its_event_id(
     with broker.subscribe() as subscription:
         event_ids = succeed_payments(merchant.id, 5)
         with broker_app.app_context():
-            publisher = publisher_from_config("test")
+            publisher = publisher_from_config("test", NotificationSettings.from_config(broker_app.config))
             assert publisher is not None
         assert publish_all(broker_app, publisher) == 7
         assert publish_all(broker_app, publisher) == 0  # nothing is published twice
@@ -52,7 +55,7 @@ def test_every_event_is_published_once_under_its_event_id(
         received = drain(subscription)
 
     with broker_app.app_context():
-        events = {e.id: e for e in db.session.scalars(sa.select(Event))}
+        events = {e.id: e for e in db.session.scalars(sa.select(MerchantEvent))}
         assert all(e.broker_published_at is not None for e in events.values())
         assert set(event_ids) <= set(events)
         assert Counter(m.message_id for m in received) == Counter(list(events))  # each id exactly once

@@ -11,13 +11,14 @@ import pytest
 from playwright.sync_api import Page, expect
 from werkzeug.wrappers import Request, Response
 
+from app.db import unit_of_work
 from app.extensions import db
 from app.models import Merchant, Payment
 from app.notifications.endpoints import create_endpoint
+from app.notifications.settings import NotificationSettings
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
 from app.payments.transitions import move
-from tests.conftest import ServerThread, free_port
 from tests.dashboard.support import (  # noqa: F401  (fixtures)
     PASSWORD,
     _fresh_signin_limits,
@@ -25,6 +26,7 @@ from tests.dashboard.support import (  # noqa: F401  (fixtures)
     make_user,
 )
 from tests.helpers import payment_body, wait_for
+from tests.support.servers import ServerThread, free_port
 
 pytestmark = pytest.mark.browser
 
@@ -107,10 +109,12 @@ def test_resend_a_failed_delivery_and_rotate_the_secret(
     page, app, merchant, make_user, live_server, shop_receiver, private_urls_allowed
 ):
     with app.app_context():
-        endpoint, first_secret = create_endpoint(
-            db.session.get_one(Merchant, merchant.id),
-            {"url": shop_receiver["url"], "enabled_events": ["*"]},
-        )
+        with unit_of_work():
+            endpoint, first_secret = create_endpoint(
+                db.session.get_one(Merchant, merchant.id),
+                {"url": shop_receiver["url"], "enabled_events": ["*"]},
+                NotificationSettings.from_config(app.config),
+            )
         payment_id = insert_payment(merchant.id, status="open", order_id="ORD-9")
         move(db.session.get_one(Payment, payment_id), PaymentStatus.SUCCEEDED, source="worker")
         db.session.commit()
@@ -185,3 +189,23 @@ def make_payment_id(app, merchant):
             return insert_payment(merchant_id or merchant.id)
 
     return make
+
+
+def test_the_test_mode_switch_shows_test_data_under_a_marker(page, app, merchant, make_user, live_server):
+    with app.app_context():
+        insert_payment(merchant.id, order_id="LIVE-ORDER")
+        insert_payment(merchant.id, order_id="TEST-ORDER", livemode=False)
+    sign_in(page, live_server, make_user(merchant.id, role="viewer"))
+    page.get_by_role("link", name="Payments").click()
+    expect(page.get_by_role("link", name="LIVE-ORDER")).to_be_visible()
+    expect(page.get_by_role("link", name="TEST-ORDER")).to_have_count(0)
+    expect(page.get_by_text("you are viewing test data")).to_have_count(0)
+
+    page.get_by_role("button", name="View test data").click()
+    expect(page.get_by_role("status").get_by_text("you are viewing test data")).to_be_visible()
+    expect(page.get_by_role("link", name="TEST-ORDER")).to_be_visible()
+    expect(page.get_by_role("link", name="LIVE-ORDER")).to_have_count(0)
+
+    page.get_by_role("button", name="View live data").click()
+    expect(page.get_by_role("link", name="LIVE-ORDER")).to_be_visible()
+    expect(page.get_by_text("you are viewing test data")).to_have_count(0)

@@ -8,9 +8,11 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
+from app.db import unit_of_work
 from app.extensions import db
 from app.models import Merchant, Payment
 from app.notifications.endpoints import create_endpoint
+from app.notifications.settings import NotificationSettings
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
 from app.payments.transitions import move
@@ -32,10 +34,12 @@ def shop(app, merchant):
     with app.app_context():
         app.config["WEBHOOK_ALLOW_PRIVATE_URLS"] = True
         try:
-            endpoint_id = create_endpoint(
-                db.session.get_one(Merchant, merchant.id),
-                {"url": "http://127.0.0.1:9/closed", "enabled_events": ["*"], "description": "Shop"},
-            )[0].id
+            with unit_of_work():
+                endpoint_id = create_endpoint(
+                    db.session.get_one(Merchant, merchant.id),
+                    {"url": "http://127.0.0.1:9/closed", "enabled_events": ["*"], "description": "Shop"},
+                    NotificationSettings.from_config(app.config),
+                )[0].id
             paid = insert_payment(merchant.id, status="open", order_id="PAID-1", created_at=days_ago(2))
             move(db.session.get_one(Payment, paid), PaymentStatus.SUCCEEDED, source="worker")
             db.session.commit()
@@ -81,6 +85,9 @@ def test_every_dashboard_page_passes_axe(axe_page, shop, merchant, make_user, li
     page.goto(f"{base}/developers/api-keys")
     page.get_by_role("button", name="Create API key").click()
     problems["new api key"] = violations(page)
+    page.get_by_role("button", name="View test data").click()
+    expect(page.get_by_text("you are viewing test data")).to_be_visible()
+    problems["api keys (test data)"] = violations(page)
     assert {name: found for name, found in problems.items() if found} == {}
 
 

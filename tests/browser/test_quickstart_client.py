@@ -21,8 +21,8 @@ import requests
 import stripe
 from playwright.sync_api import expect
 
-import sandbox
-from tests.conftest import ServerThread, free_port
+from tests.support.sandbox import start_sandbox
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.browser
 SERVER = Path(__file__).parent / "quickstart" / "server.py"
@@ -34,13 +34,9 @@ def quickstart() -> Iterator[dict[str, object]]:
     """A sandbox, a Price on it, and the quickstart server (a subprocess) using both."""
     port = free_port()
     domain = f"http://127.0.0.1:{port}"
-    sandbox_port = free_port()
-    box = sandbox.create_app(webhook_secret=SECRET, public_url=f"http://127.0.0.1:{sandbox_port}")
-    server = ServerThread(box, sandbox_port)
+    box = start_sandbox(webhook_secret=SECRET)
     http_client = stripe.RequestsClient()
-    client = stripe.StripeClient(
-        "sk_test_merchant", base_addresses={"api": server.url}, http_client=http_client
-    )
+    client = stripe.StripeClient("sk_test_merchant", base_addresses={"api": box.url}, http_client=http_client)
     price = client.v1.prices.create(
         params={"currency": "usd", "unit_amount": 2000, "product_data": {"name": "Stubborn Attachments"}}
     )
@@ -48,7 +44,7 @@ def quickstart() -> Iterator[dict[str, object]]:
         **os.environ,
         "STRIPE_SECRET_KEY": "sk_test_merchant",
         "STRIPE_WEBHOOK_SECRET": SECRET,
-        "STRIPE_API_BASE": server.url,
+        "STRIPE_API_BASE": box.url,
         "PRICE": price.id,
         "DOMAIN": domain,
         "PORT": str(port),
@@ -63,14 +59,13 @@ def quickstart() -> Iterator[dict[str, object]]:
                 break
             except requests.ConnectionError:
                 time.sleep(0.1)
-        box.sandbox_state.webhooks.add_url(f"{domain}/webhook")  # the merchant's endpoint, now it is up
+        box.state.webhooks.add_url(f"{domain}/webhook")  # the merchant's endpoint, now it is up
         yield {"domain": domain, "price": price, "sandbox": box, "process": process}
     finally:
         process.terminate()
         process.communicate(timeout=5)
         http_client.close()
-        server.stop()
-        box.sandbox_state.stop()
+        box.stop()
 
 
 def test_quickstart_client_pays_through_the_sandbox(quickstart, page):
@@ -91,7 +86,7 @@ def test_quickstart_client_pays_through_the_sandbox(quickstart, page):
     expect(page.get_by_role("heading", name="Thanks for your order")).to_be_visible()
     expect(page.get_by_text("Payment status: paid")).to_be_visible()
 
-    state = quickstart["sandbox"].sandbox_state
+    state = quickstart["sandbox"].state
     assert state.webhooks.flush(10)
     completed = [e for e in state.events.values() if e["type"] == "checkout.session.completed"]
     assert len(completed) == 1 and completed[0]["pending_webhooks"] == 0  # answered 2xx: signature verified

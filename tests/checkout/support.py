@@ -11,12 +11,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app
+from app.db import unit_of_work
 from app.demo import DEMO_MERCHANT_NAME
 from app.extensions import db, limiter
 from app.merchants import create_merchant
 from app.models import Merchant
-from tests.conftest import WEBHOOK_SECRET, MerchantHandle, Sandbox, ServerThread, free_port
+from tests.conftest import WEBHOOK_SECRET, MerchantHandle
 from tests.helpers import payment_body
+from tests.support.sandbox import SandboxHandle
+from tests.support.servers import ServerThread, free_port
 
 SUPPORT_EMAIL = "help@acme.example"
 
@@ -24,7 +27,7 @@ SUPPORT_EMAIL = "help@acme.example"
 @pytest.fixture
 def shop(app: Flask) -> MerchantHandle:
     """ "Acme Shop" with a support email, sending shoppers back to 127.0.0.1."""
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         merchant, key = create_merchant("Acme Shop", ["127.0.0.1", "shop.example"], SUPPORT_EMAIL)
         return MerchantHandle(id=merchant.id, api_key=key)
 
@@ -60,7 +63,9 @@ class DemoShop:
 
 
 @pytest.fixture
-def demo_shop(app: Flask, database_url: str, sandbox_server: Sandbox, tmp_path: Any) -> Iterator[DemoShop]:
+def demo_shop(
+    app: Flask, database_url: str, sandbox_server: SandboxHandle, tmp_path: Any
+) -> Iterator[DemoShop]:
     """A development app (demo storefront on) after ``flask demo setup``: its webhook receiver
     is registered for the demo merchant; its instance folder is in ``tmp_path``."""
     demo = create_app(
@@ -100,7 +105,7 @@ def payment_status(client: FlaskClient, merchant: MerchantHandle, payment_id: st
     return response.get_json()["status"]  # type: ignore[no-any-return]
 
 
-def pay_by_bank_debit(sandbox: Sandbox, payment: dict[str, Any], account_number: str) -> None:
+def pay_by_bank_debit(sandbox: SandboxHandle, payment: dict[str, Any], account_number: str) -> None:
     """Pay ``payment`` with a sandbox test bank account (``000123456789`` settles,
     ``000222222227`` fails when the sandbox clock passes its settlement)."""
     sandbox.pay(

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Merchant
 from tests.checkout.support import pay_by_bank_debit, payment_status
+from tests.conftest import MerchantHandle
 from tests.helpers import wait_for
 
 
@@ -62,3 +63,17 @@ def test_a_bad_support_email_is_refused_and_creates_nothing(app):
     assert result.exit_code == 2 and "support_email must be one email address" in result.output
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Merchant)) == 0
+
+
+def test_a_test_mode_payments_pages_say_test_mode(client, shop, create_payment, sandbox_ctl):
+    made = client.post("/api/v1/api_keys", json={"livemode": False}, headers=shop.headers).get_json()
+    test_shop = MerchantHandle(id=shop.id, api_key=made["secret"])
+    shown = {}
+    for name, merchant in (("test", test_shop), ("live", shop)):
+        payment = create_payment(merchant)
+        expired = client.post(f"/api/v1/payments/{payment['id']}/expire", headers=merchant.headers)
+        assert expired.status_code == 200
+        page = client.get(f"/pay/{payment['id']}")
+        assert page.status_code == 410
+        shown[name] = "test-mode-badge" in page.get_data(as_text=True)
+    assert shown == {"test": True, "live": False}

@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from app.db import unit_of_work
 from app.extensions import limiter
 from app.models import new_id, utcnow
 from app.users import create_user
@@ -46,7 +47,7 @@ def _fresh_signin_limits(app: Flask) -> Iterator[None]:
 def make_user(app: Flask) -> Callable[..., UserHandle]:
     def make(merchant_id: str, role: str = "admin", email: str | None = None) -> UserHandle:
         email = email or f"{role}-{new_id('u')[-8:]}@shop.example"
-        with app.app_context():
+        with app.app_context(), unit_of_work():
             user, password = create_user(merchant_id, email, role, PASSWORD)
             return UserHandle(user.id, user.email, password, merchant_id)
 

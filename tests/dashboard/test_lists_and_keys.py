@@ -148,9 +148,10 @@ def test_api_key_created_once_used_and_revoked(app, client, admin, merchant):
 
 
 def test_a_rolled_key_that_expired_shows_expired_without_a_revoke_button(app, admin, merchant):
+    from app.db import unit_of_work
     from app.merchants import roll_api_key
 
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         old = db.session.scalars(sa.select(ApiKey).where(ApiKey.merchant_id == merchant.id)).first()
         roll_api_key(merchant.id, old.id, 0)  # the old key stops at once
         prefix = old.prefix

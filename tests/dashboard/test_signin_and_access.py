@@ -7,6 +7,7 @@ import time
 import sqlalchemy as sa
 from itsdangerous import TimestampSigner
 
+from app.db import unit_of_work
 from app.extensions import db
 from app.models import ApiKey, Refund
 from app.users import disable_user
@@ -107,7 +108,7 @@ def test_viewer_sees_no_actions_and_a_forged_refund_is_forbidden(
 
 
 def test_a_dashboard_refund_names_the_user_on_the_timeline(app, dashboard, merchant, make_user, make_payment):
-    from app.models import PaymentEvent
+    from app.models import TimelineEntry
 
     payment_id = make_payment(merchant.id)
     user = make_user(merchant.id)
@@ -115,8 +116,8 @@ def test_a_dashboard_refund_names_the_user_on_the_timeline(app, dashboard, merch
     dashboard(user).post(f"/dashboard/payments/{payment_id}/refund", form)
     with app.app_context():
         entry = db.session.scalars(
-            sa.select(PaymentEvent).where(
-                PaymentEvent.payment_id == payment_id, PaymentEvent.type == "refund.requested"
+            sa.select(TimelineEntry).where(
+                TimelineEntry.payment_id == payment_id, TimelineEntry.type == "refund.requested"
             )
         ).one()
         assert entry.source == "dashboard" and entry.data["user_id"] == user.id
@@ -139,7 +140,7 @@ def test_another_merchants_objects_are_404(app, dashboard, make_merchant, make_u
 def test_a_disabled_users_session_ends(app, dashboard, merchant, make_user):
     user = make_user(merchant.id)
     client = dashboard(user)
-    with app.app_context():
+    with app.app_context(), unit_of_work():
         disable_user(user.email)
     assert client.get("/dashboard/").status_code == 302
     assert dashboard().sign_in(user.email).status_code == 401

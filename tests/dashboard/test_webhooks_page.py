@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, EventDelivery, WebhookEndpoint
+from app.models import Delivery, MerchantEvent, WebhookEndpoint
 
 
 @pytest.fixture
@@ -28,9 +28,9 @@ def test_endpoint_lifecycle(app, admin, merchant):
 
     assert admin.post(f"/dashboard/developers/webhooks/{endpoint_id}/test").status_code == 302
     with app.app_context():
-        event = db.session.scalars(sa.select(Event)).one()
+        event = db.session.scalars(sa.select(MerchantEvent)).one()
         assert event.type == "webhook_endpoint.test" and event.data["id"] == endpoint_id
-        delivery = db.session.scalars(sa.select(EventDelivery)).one()
+        delivery = db.session.scalars(sa.select(Delivery)).one()
         assert (delivery.endpoint_id, delivery.status) == (endpoint_id, "pending")
 
     admin.post(f"/dashboard/developers/webhooks/{endpoint_id}/enabled", {"enabled": "0"})

@@ -9,8 +9,9 @@ import pytest
 from flask import Flask
 
 from app.extensions import limiter
-from tests.conftest import Sandbox, ServerThread, free_port
 from tests.helpers import gateway_replaced
+from tests.support.sandbox import SandboxHandle
+from tests.support.servers import ServerThread, free_port
 
 
 @pytest.fixture
@@ -31,7 +32,7 @@ def rate_limits(app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[Callabl
 class CountingStripe:
     """The sandbox behind a WSGI wrapper that counts the requests it receives by path prefix."""
 
-    def __init__(self, sandbox: Sandbox) -> None:
+    def __init__(self, sandbox: SandboxHandle) -> None:
         self.paths: list[str] = []
         self._sandbox = sandbox.wsgi
         self.server = ServerThread(self._app, free_port())
@@ -45,7 +46,7 @@ class CountingStripe:
 
 
 @pytest.fixture
-def counting_stripe(app: Flask, sandbox_server: Sandbox) -> Iterator[CountingStripe]:
+def counting_stripe(app: Flask, sandbox_server: SandboxHandle) -> Iterator[CountingStripe]:
     """The app talks to a Stripe that counts its calls (``.calls("/v1/checkout/sessions")``)."""
     stripe = CountingStripe(sandbox_server)
     try:

@@ -39,6 +39,7 @@ print(ticks)
 """
 
 
+@pytest.mark.usefixtures("app")  # the app fixture (re)creates the database this test connects to
 def test_other_greenlets_run_while_a_query_waits(database_url):
     done = subprocess.run(
         [sys.executable, "-c", SCRIPT, database_url], cwd=ROOT, capture_output=True, text=True, timeout=60

@@ -21,8 +21,9 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import WEBHOOK_SECRET, free_port
+from tests.conftest import WEBHOOK_SECRET
 from tests.helpers import payment_body, wait_for
+from tests.support.servers import free_port
 from tests.support.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]

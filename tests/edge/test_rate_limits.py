@@ -120,7 +120,7 @@ def test_redis_storage_counts_across_processes():
 
 
 def test_requests_still_answer_when_redis_is_down():
-    from tests.conftest import free_port
+    from tests.support.servers import free_port
 
     statuses = _process_statuses(f"redis://127.0.0.1:{free_port()}/0", "down")
     assert all(status in (200, 429) for status in statuses), statuses

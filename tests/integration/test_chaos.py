@@ -33,13 +33,14 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from werkzeug.wrappers import Request, Response
 
 from app.extensions import db
-from app.models import Event, EventDelivery, PaymentEvent
-from app.notifications.worker import Worker, status_counts
+from app.models import Delivery, MerchantEvent, TimelineEntry
+from app.notifications.outbox import status_counts
+from app.notifications.worker import Worker
 from app.payments.reconcile import reconcile
-from tests.conftest import ServerThread, free_port
+from app.stripe_gateway import stripe_gateways
 from tests.helpers import payment_body
 from tests.notifications.support import register
-from tests.support.sandbox_faults import sandbox_faults
+from tests.support.servers import ServerThread, free_port
 
 PAYMENTS = 200
 CLIENTS = 8
@@ -188,15 +189,6 @@ def merchant_endpoint(app: Flask) -> Iterator[MerchantEndpoint]:
     app.config.update(saved)
 
 
-def flush_stripe_webhooks(sandbox_url: str, seconds: float) -> dict[str, Any]:
-    """Wait (at most ``seconds``) until the sandbox has no webhook delivery queued or retrying."""
-    response = requests.post(
-        f"{sandbox_url}/_sandbox/deliveries/flush", data={"timeout": seconds}, timeout=seconds + 5
-    )
-    response.raise_for_status()
-    return response.json()  # type: ignore[no-any-return]
-
-
 def fault_name(spec: dict[str, Any]) -> str:
     """``"status 500"``, ``"webhook drop"``, ``"latency"``: a fault's kind, for the printed counts."""
     kind = next(k for k in ("latency", "status", "lose_answer", "webhook") if k in spec)
@@ -242,10 +234,10 @@ def test_payments_survive_a_failing_stripe_and_unreliable_webhooks(
 
     worker = BackgroundWorker(app)
     try:
-        with sandbox_faults(sandbox_ctl.url, *FAULTS) as faults, ThreadPoolExecutor(CLIENTS) as pool:
+        with sandbox_ctl.faults(*FAULTS) as faults, ThreadPoolExecutor(CLIENTS) as pool:
             created = list(pool.map(checkout, range(PAYMENTS)))
             phases["created and paid"] = time.monotonic() - started
-            flush_stripe_webhooks(sandbox_ctl.url, 8)
+            sandbox_ctl.flush(8)
             phases["webhooks flushed"] = time.monotonic() - started
             # The merchant refunds orders it was told were paid, as a shop does.
             told = merchant_endpoint.succeeded_payments()
@@ -253,10 +245,10 @@ def test_payments_survive_a_failing_stripe_and_unreliable_webhooks(
             refunds = dict(zip(to_refund, pool.map(refund, to_refund), strict=True))
             fired = faults.fired()
             phases["refunded"] = time.monotonic() - started
-        flush_stripe_webhooks(sandbox_ctl.url, 30)
+        sandbox_ctl.flush(30)
         phases["webhooks flushed again"] = time.monotonic() - started
         with app.app_context():
-            report = reconcile(older_than=0)
+            report = reconcile(stripe_gateways(), older_than=0)
         phases["reconciled"] = time.monotonic() - started
     finally:
         worker.stop()
@@ -269,16 +261,20 @@ def test_payments_survive_a_failing_stripe_and_unreliable_webhooks(
     with app.app_context():
         timeline = Counter(
             db.session.execute(
-                sa.select(PaymentEvent.payment_id, PaymentEvent.type).where(PaymentEvent.payment_id.in_(ids))
+                sa.select(TimelineEntry.payment_id, TimelineEntry.type).where(
+                    TimelineEntry.payment_id.in_(ids)
+                )
             ).all()
         )
         events = {
             e.id: (e.type, e.payment_id, e.data)
-            for e in db.session.scalars(sa.select(Event).where(Event.merchant_id == merchant.id))
+            for e in db.session.scalars(
+                sa.select(MerchantEvent).where(MerchantEvent.merchant_id == merchant.id)
+            )
         }
         deliveries = {
             d.event_id: (d.id, d.status)
-            for d in db.session.scalars(sa.select(EventDelivery).where(EventDelivery.event_id.in_(events)))
+            for d in db.session.scalars(sa.select(Delivery).where(Delivery.event_id.in_(events)))
         }
         db.session.rollback()
     with state.lock:

@@ -10,8 +10,9 @@ import requests
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import PaymentEvent, StripeEvent
+from app.models import ProcessedStripeEvent
 from tests.helpers import payment_body, wait_for
+from tests.support.factories import timeline_types
 
 
 def get_payment(client, merchant, payment_id):
@@ -24,18 +25,16 @@ def create(client, merchant, **overrides):
     return response.get_json()
 
 
-def timeline_types(app, payment_id):
+def types_of(app, payment_id):
     with app.app_context():
-        return db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
-        ).all()
+        return timeline_types(payment_id)
 
 
 def webhook_processed(app, event_type):
     with app.app_context():
-        return db.session.scalars(sa.select(StripeEvent).where(StripeEvent.type == event_type)).first()
+        return db.session.scalars(
+            sa.select(ProcessedStripeEvent).where(ProcessedStripeEvent.type == event_type)
+        ).first()
 
 
 def test_redirect_then_webhook_fulfils_once(app, client, merchant, sandbox_ctl, live_server):
@@ -64,7 +63,7 @@ def test_redirect_then_webhook_fulfils_once(app, client, merchant, sandbox_ctl, 
     assert done["paid_at"] and done["fulfilled_at"]
 
     wait_for(lambda: webhook_processed(app, "checkout.session.completed"))
-    assert timeline_types(app, payment["id"]).count("payment.fulfilled") == 1
+    assert types_of(app, payment["id"]).count("payment.fulfilled") == 1
     assert get_payment(client, merchant, payment["id"])["fulfilled_at"] == done["fulfilled_at"]
 
 
@@ -79,7 +78,7 @@ def test_webhook_then_redirect_fulfils_once(app, client, merchant, sandbox_ctl, 
         timeout=10,
     )
     assert page.status_code == 200 and "Payment received" in page.text
-    types = timeline_types(app, payment["id"])
+    types = types_of(app, payment["id"])
     assert types == ["payment.requested", "payment.open", "payment.succeeded", "payment.fulfilled"]
 
 

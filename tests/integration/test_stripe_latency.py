@@ -17,10 +17,10 @@ import requests
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Payment, PaymentEvent
+from app.models import Payment
 from tests.conftest import WEBHOOK_SECRET
 from tests.helpers import payment_body, stripe_signature, wait_for
-from tests.support.sandbox_faults import sandbox_faults
+from tests.support.factories import timeline_types
 
 STRIPE_LATENCY = 2.0
 SLOW_CREATES = 4
@@ -74,7 +74,7 @@ def test_pay_page_and_stripe_webhook_do_not_wait_behind_slow_stripe_calls(
         return response.status_code, time.monotonic()
 
     with (
-        sandbox_faults(sandbox_ctl.url, {"latency": STRIPE_LATENCY}),
+        sandbox_ctl.faults({"latency": STRIPE_LATENCY}),
         ThreadPoolExecutor(SLOW_CREATES) as pool,
     ):
         started = time.monotonic()
@@ -112,7 +112,5 @@ def test_pay_page_and_stripe_webhook_do_not_wait_behind_slow_stripe_calls(
     # Both answered while every slow create was still waiting for Stripe's answer.
     assert answered_meanwhile == 0 and still_waiting_on_stripe == SLOW_CREATES
     with app.app_context():
-        applied = db.session.scalars(
-            sa.select(PaymentEvent.type).where(PaymentEvent.payment_id == payment["id"])
-        ).all()
+        applied = timeline_types(payment["id"])
     assert "payment.failed_attempt" in applied

@@ -1,78 +1,21 @@
-"""Fixtures for the notification tests: a scriptable webhook receiver, fast retries, payments."""
+"""Fixtures for the notification tests: misbehaving endpoints, fast retries, payments (the
+scriptable webhook receiver is the suite's own ``receiver``)."""
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from flask import Flask
-from werkzeug.wrappers import Request, Response
 
 from app.extensions import db
 from app.models import Payment, new_id
 from app.payments.states import PaymentStatus
 from app.payments.transitions import MoveOutcome, move
-from tests.conftest import ServerThread, free_port
 from tests.support.factories import insert_payment
-
-
-@dataclass
-class Received:
-    """One request the receiver got (header names in lower case)."""
-
-    headers: dict[str, str]
-    body: str
-    at: float = field(default_factory=time.monotonic)
-
-    @property
-    def webhook_id(self) -> str:
-        return self.headers["webhook-id"]
-
-    @property
-    def event(self) -> dict[str, Any]:
-        return json.loads(self.body)  # type: ignore[no-any-return]
-
-
-@dataclass
-class Receiver:
-    """A merchant's webhook receiver on 127.0.0.1. ``replies`` is consumed one per request
-    (an int status, or ``("sleep", seconds)``); when empty it answers ``default``."""
-
-    url: str = ""
-    received: list[Received] = field(default_factory=list)
-    replies: list[Any] = field(default_factory=list)
-    default: Any = 200
-    delay: float = 0.0
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-        request = Request(environ)
-        with self.lock:
-            self.received.append(
-                Received({k.lower(): v for k, v in request.headers.items()}, request.get_data(as_text=True))
-            )
-            reply = self.replies.pop(0) if self.replies else self.default
-        time.sleep(self.delay)
-        if isinstance(reply, tuple):
-            time.sleep(reply[1])
-            reply = 200
-        headers = {"Location": "https://elsewhere.example/"} if 300 <= reply < 400 else {}
-        return Response(f"reply {reply}", status=reply, headers=headers)(environ, start_response)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    handle = Receiver()
-    server = ServerThread(handle.wsgi, free_port())
-    handle.url = server.url + "/hooks"
-    yield handle
-    server.stop()
 
 
 class RawEndpoint:

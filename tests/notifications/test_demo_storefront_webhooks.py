@@ -13,7 +13,7 @@ from app.extensions import db
 from app.models import Merchant
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
-from tests.conftest import ServerThread, free_port
+from tests.support.servers import ServerThread, free_port
 
 
 @pytest.fixture

@@ -15,15 +15,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
-from werkzeug.serving import make_server
 
 from app.notifications.delivery import Message, send
 from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
-from tests.conftest import free_port
 from tests.helpers import wait_for
-from tests.notifications.conftest import Receiver
 from tests.notifications.support import register, start_worker_process
+from tests.support.receiver import Receiver, serving_receiver
+from tests.support.servers import ServerThread, free_port
 from tests.support.tcp_proxy import TcpProxy
 
 SECRET = "whsec_" + base64.b64encode(b"k" * 32).decode()
@@ -101,17 +100,11 @@ def two_loopback_receivers() -> Iterator[tuple[int, Receiver, Receiver]]:
     """``(port, on_127_0_0_2, on_127_0_0_1)``: two receivers on the same port of two loopback
     addresses, one standing for the vetted merchant server, one for an internal service."""
     port = free_port()
-    receivers = (Receiver(), Receiver())
-    servers = [
-        make_server(host, port, handle.wsgi, threaded=True)
-        for host, handle in zip(("127.0.0.2", "127.0.0.1"), receivers, strict=True)
-    ]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield port, *receivers
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with (
+        serving_receiver(port=port, host="127.0.0.2") as vetted,
+        serving_receiver(port=port, host="127.0.0.1") as internal,
+    ):
+        yield port, vetted, internal
 
 
 def test_delivery_connects_to_the_address_that_passed_the_check_not_to_a_second_answer(
@@ -215,9 +208,9 @@ def test_https_to_the_pinned_address_still_checks_the_certificate_against_the_ho
     server_tls.load_cert_chain(test_ca["leaf.pem"], test_ca["leaf.key"])
     server_names: list[str | None] = []
     server_tls.sni_callback = lambda sock, name, context: server_names.append(name)  # type: ignore[assignment]
-    handle, port = Receiver(), free_port()
-    server = make_server("127.0.0.1", port, handle.wsgi, threaded=True, ssl_context=server_tls)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    handle = Receiver()
+    server = ServerThread(handle.wsgi, ssl_context=server_tls)
+    port = server.port
     monkeypatch.setattr(
         socket,
         "getaddrinfo",
@@ -236,8 +229,7 @@ def test_https_to_the_pinned_address_still_checks_the_certificate_against_the_ho
             tls=trust,
         )
     finally:
-        server.shutdown()
-        server.server_close()
+        server.stop()
 
     assert good.status_code == 200, good.error
     assert server_names[0] == "hooks.merchant.test"  # SNI names the host, not the address

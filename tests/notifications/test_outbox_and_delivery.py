@@ -10,8 +10,9 @@ from flask import Flask
 from standardwebhooks import Webhook
 
 from app.extensions import db
-from app.models import Event, EventDelivery, Payment, WebhookEndpoint
-from app.notifications.worker import Worker, status_counts
+from app.models import Delivery, MerchantEvent, Payment, WebhookEndpoint
+from app.notifications.outbox import status_counts
+from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
 from app.payments.transitions import MoveOutcome, move
 from tests.notifications.support import register
@@ -73,8 +74,8 @@ def test_a_rolled_back_change_emits_nothing(notify_app, client, merchant, receiv
             is MoveOutcome.MOVED
         )
         db.session.rollback()
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(Event)) == 0
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(EventDelivery)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(MerchantEvent)) == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Delivery)) == 0
     assert drain(notify_app) == 0
     assert receiver.received == []
 
@@ -110,7 +111,7 @@ def test_a_redirect_is_a_failure_and_is_retried_not_followed(
     drain(notify_app)
     with notify_app.app_context():
         assert status_counts()["retrying"] == 0  # retried at once: the schedule is [0, 0, 0]
-        (delivery,) = db.session.scalars(sa.select(EventDelivery)).all()
+        (delivery,) = db.session.scalars(sa.select(Delivery)).all()
         assert delivery.status == "succeeded" and delivery.attempt_count == 2
     assert len(receiver.received) == 2
 
@@ -170,7 +171,7 @@ def test_retries_wait_for_the_schedule(notify_app, client, merchant, receiver, m
     drain(notify_app)
     assert drain(notify_app) == 0
     with notify_app.app_context():
-        (delivery,) = db.session.scalars(sa.select(EventDelivery)).all()
+        (delivery,) = db.session.scalars(sa.select(Delivery)).all()
         assert delivery.status == "retrying"
         wait = (delivery.next_attempt_at - delivery.updated_at).total_seconds()
         assert 3600 * 0.9 - 1 <= wait <= 3600 * 1.1 + 1

@@ -12,8 +12,9 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import EventDelivery
-from app.notifications.worker import Worker, status_counts
+from app.models import Delivery
+from app.notifications.outbox import status_counts
+from app.notifications.worker import Worker
 from app.payments.states import PaymentStatus
 from tests.helpers import wait_for
 from tests.notifications.support import start_worker_process
@@ -77,9 +78,7 @@ def test_a_claim_passes_over_a_message_another_worker_has_locked(
     for order_id in ("A-1", "A-2"):
         transition(make_payment(merchant.id, order_id), PaymentStatus.SUCCEEDED)
     with notify_app.app_context():
-        oldest, newer = db.session.scalars(
-            sa.select(EventDelivery.id).order_by(EventDelivery.next_attempt_at)
-        ).all()
+        oldest, newer = db.session.scalars(sa.select(Delivery.id).order_by(Delivery.next_attempt_at)).all()
         db.session.rollback()
         claimed: list[str | None] = []
 
@@ -88,9 +87,7 @@ def test_a_claim_passes_over_a_message_another_worker_has_locked(
                 claimed.append(Worker(name="w2").claim())
 
         with db.engine.connect() as other_worker:  # mid-claim on the oldest message
-            other_worker.execute(
-                sa.select(EventDelivery.id).where(EventDelivery.id == oldest).with_for_update()
-            )
+            other_worker.execute(sa.select(Delivery.id).where(Delivery.id == oldest).with_for_update())
             thread = threading.Thread(target=claim)
             thread.start()
             thread.join(10)  # without SKIP LOCKED the claim waits for the other worker's lock
@@ -128,10 +125,10 @@ def test_a_worker_killed_mid_delivery_loses_nothing(
         doomed.wait(10)
 
     with notify_app.app_context():
-        (delivery,) = db.session.scalars(sa.select(EventDelivery)).all()
+        (delivery,) = db.session.scalars(sa.select(Delivery)).all()
         assert delivery.status == "pending" and delivery.locked_by == "doomed"
         # Time passes: the lease runs out.
-        db.session.execute(sa.update(EventDelivery).values(locked_until=delivery.created_at))
+        db.session.execute(sa.update(Delivery).values(locked_until=delivery.created_at))
         db.session.commit()
         assert Worker(name="survivor").run_once() == 1
         assert status_counts()["succeeded"] == 1

@@ -1,43 +1,17 @@
-"""Fixtures for the operations tests: a merchant webhook receiver, log capture, metric reading."""
+"""Fixtures for the operations tests: log capture, metric reading, a full payment flow."""
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-from werkzeug.wrappers import Request, Response
 
 from app.observability.logs import formatter
-from tests.conftest import ServerThread, free_port
-
-
-@dataclass
-class Receiver:
-    """A merchant's webhook receiver on 127.0.0.1 answering 200; ``bodies`` is what it got."""
-
-    url: str = ""
-    bodies: list[str] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
-        with self.lock:
-            self.bodies.append(Request(environ).get_data(as_text=True))
-        return Response("ok")(environ, start_response)
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    handle = Receiver()
-    server = ServerThread(handle.wsgi, free_port())
-    handle.url = server.url + "/hooks"
-    yield handle
-    server.stop()
 
 
 class JsonLines(logging.Handler):

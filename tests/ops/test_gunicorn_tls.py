@@ -12,9 +12,9 @@ from pathlib import Path
 
 import requests
 
-from tests.conftest import free_port
 from tests.helpers import wait_for
 from tests.ops.conftest import sample
+from tests.support.servers import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ loopback-only without METRICS_TOKEN, bearer-protected with it."""
 from __future__ import annotations
 
 from app.extensions import db
-from app.models import Event, EventDelivery, utcnow
+from app.models import Delivery, MerchantEvent, utcnow
 from tests.helpers import payment_body
 from tests.ops.conftest import sample
 
@@ -53,12 +53,12 @@ def test_outbox_backlog_and_age_of_the_oldest_message(app, client, merchant):
         endpoint = WebhookEndpoint(
             merchant_id=merchant.id, url="https://hooks.example/", enabled_events=["*"]
         )
-        event = Event(merchant_id=merchant.id, type="payment.succeeded", data={})
+        event = MerchantEvent(merchant_id=merchant.id, type="payment.succeeded", data={})
         db.session.add_all([endpoint, event])
         db.session.flush()
         for age in (120, 5):
             db.session.add(
-                EventDelivery(
+                Delivery(
                     event_id=event.id, endpoint_id=endpoint.id, created_at=utcnow() - timedelta(seconds=age)
                 )
             )
@@ -69,12 +69,12 @@ def test_outbox_backlog_and_age_of_the_oldest_message(app, client, merchant):
 
 
 def test_a_rolled_back_status_change_is_not_counted(app, client, merchant, sandbox_ctl):
-    from app.models import PaymentEvent
+    from app.models import TimelineEntry
 
     payment = client.post("/api/v1/payments", json=payment_body(), headers=merchant.headers).json
     before = sample(scrape(client), "checkout_payment_status_changes_total", status="expired")
     with app.app_context():
-        db.session.add(PaymentEvent(payment_id=payment["id"], type="payment.expired", source="api", data={}))
+        db.session.add(TimelineEntry(payment_id=payment["id"], type="payment.expired", source="api", data={}))
         db.session.flush()
         db.session.rollback()
     assert sample(scrape(client), "checkout_payment_status_changes_total", status="expired") == before

@@ -14,9 +14,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.extensions import db
-from app.models import PaymentEvent, StripeEvent
+from app.models import ProcessedStripeEvent
 from app.payments.stripe_events import handle_event
+from app.stripe_gateway import stripe_gateways
 from tests.helpers import payment_body, wait_for
+from tests.support.factories import timeline_types
 
 
 @pytest.fixture
@@ -88,12 +90,24 @@ class Shop:
         assert result["error"] is None, result
         return self.wait_status(payment["id"], "succeeded")
 
+    def settled_by_bank(self, **overrides: Any) -> dict[str, Any]:
+        """A payment paid by bank debit whose debit has settled: seen ``processing``, then (the
+        sandbox clock moved past the settlement) ``succeeded``, every webhook delivered. Returns
+        the payment as created."""
+        payment = self.create(**overrides)
+        self.pay_by_bank(payment)
+        self.wait_status(payment["id"], "processing")
+        self.sandbox.advance(6)
+        self.wait_status(payment["id"], "succeeded")
+        self.flush()
+        return payment
+
     def wait_status(self, payment_id: str, status: str, timeout: float = 10.0) -> dict[str, Any]:
         return wait_for(lambda: (p := self.get(payment_id))["status"] == status and p, timeout)  # type: ignore[no-any-return]
 
     def flush(self) -> None:
         """Wait until the sandbox has delivered every webhook it queued."""
-        assert self.sandbox.control("deliveries/flush", timeout=15)["empty"]
+        assert self.sandbox.flush()
 
     # -- Stripe side -----------------------------------------------------------------------
 
@@ -104,22 +118,18 @@ class Shop:
 
     def handle(self, event: dict[str, Any], source: str = "webhook") -> str:
         with self.app.app_context():
-            return handle_event(event, source=source)
+            return handle_event(event, stripe_gateways(), livemodes=frozenset({True}), source=source)
 
     def db_types(self, payment_id: str) -> list[str]:
         with self.app.app_context():
-            return list(
-                db.session.scalars(
-                    sa.select(PaymentEvent.type)
-                    .where(PaymentEvent.payment_id == payment_id)
-                    .order_by(PaymentEvent.id)
-                )
-            )
+            return timeline_types(payment_id)
 
     def seen(self, event_type: str) -> int:
         with self.app.app_context():
             return len(
-                db.session.scalars(sa.select(StripeEvent.id).where(StripeEvent.type == event_type)).all()
+                db.session.scalars(
+                    sa.select(ProcessedStripeEvent.id).where(ProcessedStripeEvent.type == event_type)
+                ).all()
             )
 
 
@@ -140,4 +150,4 @@ def shop(
     sandbox_ctl.webhooks(True)
     yield Shop(app=app, client=client, merchant=merchant, sandbox=sandbox_ctl, stripe=stripe_client)
     sandbox_ctl.webhooks(True)
-    sandbox_ctl.control("deliveries/flush", timeout=15)
+    sandbox_ctl.flush()

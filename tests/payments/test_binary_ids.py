@@ -15,7 +15,7 @@ import time
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import StripeEvent, utcnow
+from app.models import ProcessedStripeEvent, utcnow
 from tests.conftest import WEBHOOK_SECRET
 from tests.helpers import payment_body, stripe_signature
 
@@ -74,11 +74,11 @@ def test_stripe_event_ids_differing_in_case_are_different_events(app, client):
 def test_a_trailing_space_makes_a_different_id(app, is_mysql, is_postgresql):
     with app.app_context():
         db.session.add(
-            StripeEvent(id="evt_pad", type="customer.created", source="webhook", created_at=utcnow())
+            ProcessedStripeEvent(id="evt_pad", type="customer.created", source="webhook", created_at=utcnow())
         )
         db.session.commit()
         found = db.session.scalars(
-            sa.select(StripeEvent.id).where(StripeEvent.id.in_(["evt_pad ", "EVT_PAD"]))
+            sa.select(ProcessedStripeEvent.id).where(ProcessedStripeEvent.id.in_(["evt_pad ", "EVT_PAD"]))
         )
         assert list(found) == []
         if is_mysql:

@@ -12,8 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.extensions import db
-from app.models import Payment, PaymentEvent, Refund, StripeEvent, utcnow
+from app.models import Payment, ProcessedStripeEvent, Refund, TimelineEntry, utcnow
 from tests.helpers import wait_for
+from tests.support.factories import timeline_types
 
 
 def _scenario(shop, kind: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -61,14 +62,14 @@ def _reset(app, payment_id: str, event_ids: list[str]) -> None:
     """Back to "open, nothing heard from Stripe", our refunds committed but unsettled."""
     with app.app_context():
         opened = db.session.scalar(
-            sa.select(PaymentEvent.id).where(
-                PaymentEvent.payment_id == payment_id, PaymentEvent.type == "payment.open"
+            sa.select(TimelineEntry.id).where(
+                TimelineEntry.payment_id == payment_id, TimelineEntry.type == "payment.open"
             )
         )
         db.session.execute(
-            sa.delete(PaymentEvent).where(PaymentEvent.payment_id == payment_id, PaymentEvent.id > opened)
+            sa.delete(TimelineEntry).where(TimelineEntry.payment_id == payment_id, TimelineEntry.id > opened)
         )
-        db.session.execute(sa.delete(StripeEvent).where(StripeEvent.id.in_(event_ids)))
+        db.session.execute(sa.delete(ProcessedStripeEvent).where(ProcessedStripeEvent.id.in_(event_ids)))
         db.session.execute(
             sa.update(Payment)
             .where(Payment.id == payment_id)
@@ -98,11 +99,7 @@ def _state(app, payment_id: str) -> dict[str, Any]:
         db.session.rollback()
         payment = db.session.get(Payment, payment_id)
         refunds = db.session.scalars(sa.select(Refund).where(Refund.payment_id == payment_id)).all()
-        types = db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
-        ).all()
+        types = timeline_types(payment_id)
         return {
             "status": payment.status,
             "amount_refunded": payment.amount_refunded,

@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import pytest
@@ -23,7 +23,7 @@ from flask import Flask
 from app.extensions import db
 from app.models import Payment, Refund
 from app.payments.reconcile import reconcile
-from app.stripe_gateway import StripeGateway
+from app.stripe_gateway import StripeGateway, StripeGateways, stripe_gateways
 from tests.conftest import WEBHOOK_SECRET
 from tests.helpers import gateway_replaced, payment_body, wait_for
 from tests.support.tcp_proxy import TcpProxy
@@ -36,7 +36,7 @@ STRIPE_DOWN = "http://127.0.0.1:9"
 def stripe_at(app: Flask, api_base: str, **options: Any) -> Iterator[StripeGateway]:
     """Within the block the app reaches Stripe at ``api_base`` with the production settings
     (``STRIPE_TIMEOUT`` and the gateway's default retries) unless ``options`` override them."""
-    working = app.extensions["stripe_gateway"]
+    working = app.extensions["stripe_gateways"]
     gateway = StripeGateway(
         "sk_test_suite",
         api_base=api_base,
@@ -44,11 +44,11 @@ def stripe_at(app: Flask, api_base: str, **options: Any) -> Iterator[StripeGatew
         timeout=options.pop("timeout", app.config["STRIPE_TIMEOUT"]),
         **options,
     )
-    app.extensions["stripe_gateway"] = gateway
+    app.extensions["stripe_gateways"] = StripeGateways(gateway)
     try:
         yield gateway
     finally:
-        app.extensions["stripe_gateway"] = working
+        app.extensions["stripe_gateways"] = working
 
 
 def sessions_at_stripe(sandbox_ctl: Any, payment_id: str | None = None) -> list[dict[str, Any]]:
@@ -82,6 +82,28 @@ def payments(app: Flask) -> list[Payment]:
         found = list(db.session.scalars(sa.select(Payment)))
         db.session.expunge_all()
         return found
+
+
+# -- the way to Stripe: the proxy the environment names when the service starts ------------------
+
+_PROXY_VARIABLES = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+
+
+@pytest.mark.parametrize(("no_proxy", "status"), [("", 502), ("127.0.0.1", 201)], ids=["proxied", "no_proxy"])
+def test_stripe_is_called_through_the_proxy_the_environment_named_at_start(
+    app, live_server, merchant, sandbox_ctl, monkeypatch, no_proxy, status
+):
+    with ExitStack() as stack:
+        with monkeypatch.context() as env:
+            for name in _PROXY_VARIABLES:
+                env.delenv(name, raising=False)
+                env.delenv(name.upper(), raising=False)
+            env.setenv("HTTP_PROXY", STRIPE_DOWN)  # a proxy nothing answers at
+            env.setenv("NO_PROXY", no_proxy)
+            stack.enter_context(stripe_at(app, sandbox_ctl.url))
+        # The environment is back as it was (no proxy); the gateway keeps what it read.
+        answer = api(live_server, merchant, "POST", "/payments", json=payment_body())
+    assert answer.status_code == status, answer.text
 
 
 # -- finding 3: no transaction open while Stripe is called --------------------------------------
@@ -150,7 +172,7 @@ def _open_by_pay_page(app: Flask, live_server: str, payment_id: str) -> None:
 
 def _open_by_reconcile(app: Flask, live_server: str, payment_id: str) -> None:
     with app.app_context():
-        reconcile(older_than=0, events_window=0)
+        reconcile(stripe_gateways(), older_than=0, events_window=0)
 
 
 @pytest.mark.parametrize("opener", [_open_by_pay_page, _open_by_reconcile], ids=["pay_page", "reconcile"])

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Payment
 from app.payments.reconcile import reconcile
-from app.stripe_gateway import GatewayDown
+from app.stripe_gateway import GatewayDown, stripe_gateways
 
 
 def run(app, *args):
@@ -60,7 +60,7 @@ def test_payment_sweep_without_events(shop, app):
     shop.pay(payment)
     shop.sandbox.webhooks(True)
     with app.app_context():
-        report = reconcile(older_than=0, events_window=0)
+        report = reconcile(stripe_gateways(), older_than=0, events_window=0)
     assert report.payments_checked >= 1 and not report.errors
     assert [str(c) for c in report.changes if c.object_id == payment["id"]] == [
         f"{payment['id']}: open → succeeded (Checkout Session {payment['stripe_checkout_session_id']})"
@@ -74,7 +74,7 @@ def test_recent_payments_are_left_alone(shop, app):
     shop.pay(payment)
     shop.sandbox.webhooks(True)
     with app.app_context():
-        report = reconcile(older_than=3600, events_window=0)
+        report = reconcile(stripe_gateways(), older_than=3600, events_window=0)
     assert payment["id"] not in {c.object_id for c in report.changes}
     assert shop.get(payment["id"])["status"] == "open"
 
@@ -93,7 +93,7 @@ def test_bank_debit_settled_while_webhooks_were_off(shop, app):
 
 
 def test_pending_payment_whose_session_creation_never_completed(shop, app, monkeypatch):
-    gateway = app.extensions["stripe_gateway"]
+    gateway = app.extensions["stripe_gateways"].live
     real = gateway.create_checkout_session
 
     def lost_answer(params, *, idempotency_key):
@@ -121,7 +121,7 @@ def test_pending_payment_whose_session_creation_never_completed(shop, app, monke
 
 
 def test_pending_payment_stripe_refuses_ends_failed(shop, app, monkeypatch):
-    gateway = app.extensions["stripe_gateway"]
+    gateway = app.extensions["stripe_gateways"].live
     monkeypatch.setattr(
         gateway,
         "create_checkout_session",
@@ -145,7 +145,7 @@ def test_pending_payment_stripe_refuses_ends_failed(shop, app, monkeypatch):
 
 def test_pending_refund_is_sent_again(shop, app, monkeypatch):
     payment = shop.paid()
-    gateway = app.extensions["stripe_gateway"]
+    gateway = app.extensions["stripe_gateways"].live
 
     def down(params, *, idempotency_key):
         raise GatewayDown("connection refused")
@@ -163,7 +163,7 @@ def test_pending_refund_is_sent_again(shop, app, monkeypatch):
         f"would change {refund['id']}" not in dry.output and "would send it to Stripe again" not in dry.output
     )
     with app.app_context():
-        report = reconcile(older_than=0, dry_run=True, events_window=0)
+        report = reconcile(stripe_gateways(), older_than=0, dry_run=True, events_window=0)
     assert report.refunds_checked == 1 and not report.changes
 
     result = run(app)
@@ -178,7 +178,7 @@ def test_pending_refund_is_sent_again(shop, app, monkeypatch):
 
 def test_reconcile_reports_stripe_unreachable(shop, app, monkeypatch):
     payment = shop.create()
-    gateway = app.extensions["stripe_gateway"]
+    gateway = app.extensions["stripe_gateways"].live
 
     def down(*args, **kwargs):
         raise GatewayDown("connection refused")

@@ -10,14 +10,13 @@ import sqlalchemy as sa
 from app.extensions import db
 from app.models import Refund
 from tests.helpers import wait_for
-from tests.support.sandbox_faults import sandbox_faults
 
 
 def test_full_refund_by_default(shop, live_server):
     payment = shop.paid()
     # Stripe's refund webhooks held back a moment, so that Stripe's answer to our own call is what
     # settles the refund (else the two race, and either may win: both paths are correct).
-    with sandbox_faults(shop.sandbox.url, {"webhook": "delay", "event": "*", "delay": 1.0}):
+    with shop.sandbox.faults({"webhook": "delay", "event": "*", "delay": 1.0}):
         response = shop.refund(payment["id"], reason="requested_by_customer", metadata={"ticket": "T-9"})
     assert response.status_code == 201, response.get_json()
     refund = response.get_json()

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, EventDelivery, Payment, Refund, WebhookEndpoint, new_id
+from app.models import Delivery, MerchantEvent, Payment, Refund, WebhookEndpoint, new_id
 from app.payments.transitions import notify_merchant
 from tests.support.factories import insert_payment
 
@@ -26,15 +26,13 @@ def _rows(merchant_id: str) -> dict[type, str]:
     )
     db.session.add(refund)
     notify_merchant("payment.succeeded", payment)
-    event = db.session.scalars(sa.select(Event)).one()
+    event = db.session.scalars(sa.select(MerchantEvent)).one()
     db.session.commit()
-    delivery = db.session.scalars(sa.select(EventDelivery).where(EventDelivery.event_id == event.id)).one()
-    return {Payment: payment_id, Refund: refund.id, WebhookEndpoint: endpoint.id, EventDelivery: delivery.id}
+    delivery = db.session.scalars(sa.select(Delivery).where(Delivery.event_id == event.id)).one()
+    return {Payment: payment_id, Refund: refund.id, WebhookEndpoint: endpoint.id, Delivery: delivery.id}
 
 
-@pytest.mark.parametrize(
-    "model", [Payment, Refund, WebhookEndpoint, EventDelivery], ids=lambda m: m.__tablename__
-)
+@pytest.mark.parametrize("model", [Payment, Refund, WebhookEndpoint, Delivery], ids=lambda m: m.__tablename__)
 def test_the_database_refuses_an_unknown_status(app, merchant, model):
     with app.app_context():
         row_id = _rows(merchant.id)[model]

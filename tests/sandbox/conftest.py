@@ -1,37 +1,12 @@
-"""Fixtures: a live sandbox on a free port, a real StripeClient, a webhook receiver."""
-
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+"""Fixtures: live sandboxes on free ports (:mod:`tests.support.sandbox`), a real StripeClient; the
+webhook receiver is the suite's own ``receiver`` (:mod:`tests.support.receiver`)."""
 
 import pytest
-import requests
 import stripe
-from werkzeug.serving import make_server
 
-from sandbox import create_app
+from tests.support.sandbox import start_sandbox
 
 WEBHOOK_SECRET = "whsec_test_fixture"
-
-
-class Sandbox:
-    """A running sandbox: its base URL, app and an HTTP session for control calls."""
-
-    def __init__(self, app, url):
-        self.app = app
-        self.url = url
-        self.state = app.sandbox_state
-        self.http = requests.Session()
-
-    def control(self, path, **data):
-        """POST to a ``/_sandbox`` control endpoint and return the decoded JSON."""
-        response = self.http.post(f"{self.url}/_sandbox{path}", data=data, timeout=10)
-        response.raise_for_status()
-        return response.json()
-
-    def pay(self, session_id, **data):
-        """Pay a session through the control endpoint."""
-        return self.control(f"/checkout/sessions/{session_id}/pay", **data)
 
 
 @pytest.fixture
@@ -42,30 +17,19 @@ def webhook_secret():
 
 @pytest.fixture
 def sandbox_factory():
-    """Start sandboxes (with custom create_app kwargs); all are shut down afterwards."""
+    """Start sandboxes (:func:`tests.support.sandbox.start_sandbox`, with custom create_app
+    kwargs); all are shut down afterwards."""
     running = []
 
     def start(**kwargs):
         kwargs.setdefault("webhook_secret", WEBHOOK_SECRET)
         kwargs.setdefault("webhook_retry_delays", (0.5, 1.0, 2.0))  # Stripe's schedule, compressed
-        app = create_app(public_url="http://sandbox.invalid", **kwargs)
-        server = make_server("127.0.0.1", 0, app, threaded=True)
-        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-        thread.start()
-        url = f"http://127.0.0.1:{server.server_port}"
-        app.sandbox_state.public_url = url
-        app.sandbox_state.start()
-        box = Sandbox(app, url)
-        running.append((box, server, thread))
-        return box
+        running.append(start_sandbox(**kwargs))
+        return running[-1]
 
     yield start
-    for box, server, thread in running:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-        box.state.stop()
-        box.http.close()
+    for box in running:
+        box.stop()
 
 
 @pytest.fixture
@@ -98,60 +62,6 @@ def make_client():
 def client(sandbox, make_client):
     """A StripeClient for the default sandbox."""
     return make_client(sandbox)
-
-
-class WebhookReceiver:
-    """Records webhook POSTs; answers with queued status codes, then 200."""
-
-    def __init__(self):
-        self.received = []
-        self.statuses = []
-        self.arrived = threading.Condition()
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                with receiver.arrived:
-                    status = receiver.statuses.pop(0) if receiver.statuses else 200
-                    receiver.received.append({"body": body, "headers": dict(self.headers), "status": status})
-                    receiver.arrived.notify_all()
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}/webhook"
-        self.thread = threading.Thread(
-            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
-        self.thread.start()
-
-    def wait_for(self, predicate, timeout=10):
-        """Wait until ``predicate(received)`` is true; returns the received list."""
-        with self.arrived:
-            assert self.arrived.wait_for(lambda: predicate(self.received), timeout), self.received
-            return list(self.received)
-
-    def events(self):
-        """Decoded bodies of the successfully answered deliveries."""
-        return [json.loads(r["body"]) for r in self.received if r["status"] < 300]
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join()
-
-
-@pytest.fixture
-def receiver():
-    """A local HTTP server that records webhook deliveries."""
-    webhook_receiver = WebhookReceiver()
-    yield webhook_receiver
-    webhook_receiver.close()
 
 
 def _session_params(**overrides):

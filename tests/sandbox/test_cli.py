@@ -157,7 +157,7 @@ def test_trigger_and_listen(receiver):
         assert out.count("<--  [200] POST") == 5 and "--> checkout.session.completed [evt_" in out
         for delivery in receiver.received:
             stripe.Webhook.construct_event(
-                delivery["body"].decode(), delivery["headers"]["Stripe-Signature"], "whsec_listen"
+                delivery.body, delivery.headers["stripe-signature"], "whsec_listen"
             )
 
         failed = _trigger("refund.failed", url)

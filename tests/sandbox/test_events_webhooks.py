@@ -61,7 +61,7 @@ def test_webhooks_are_signed_and_verifiable(
     types = []
     for delivery in received:
         event = stripe.Webhook.construct_event(
-            delivery["body"].decode(), delivery["headers"]["Stripe-Signature"], webhook_secret
+            delivery.body, delivery.headers["stripe-signature"], webhook_secret
         )
         types.append(event.type)
     assert types == [
@@ -77,15 +77,15 @@ def test_webhooks_are_signed_and_verifiable(
 
 
 def test_failed_delivery_is_retried(sandbox_factory, make_client, receiver, session_params):
-    receiver.statuses = [500]
+    receiver.replies = [500]
     sandbox = sandbox_factory(webhook_urls=[receiver.url])
     client = make_client(sandbox)
     session = client.v1.checkout.sessions.create(params=session_params())
     client.v1.checkout.sessions.expire(session.id)
     received = receiver.wait_for(lambda r: len(r) == 2, timeout=5)
-    assert [r["status"] for r in received] == [500, 200]
-    assert received[0]["body"] == received[1]["body"]
-    assert json.loads(received[1]["body"])["type"] == "checkout.session.expired"
+    assert [r.status for r in received] == [500, 200]
+    assert received[0].body == received[1].body
+    assert json.loads(received[1].body)["type"] == "checkout.session.expired"
 
 
 def test_disabled_webhooks_are_dropped(sandbox_factory, make_client, receiver, session_params):

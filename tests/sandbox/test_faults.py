@@ -152,7 +152,7 @@ def test_decline_rate_is_repeatable_with_a_seed(sandbox_factory, make_client, se
 
 
 def _types(receiver):
-    return [json.loads(r["body"])["type"] for r in receiver.received]
+    return [json.loads(r.body)["type"] for r in receiver.received]
 
 
 def _card_payment(box, client, session_params):
@@ -177,7 +177,7 @@ def test_webhook_drop_and_duplicate(sandbox_factory, make_client, receiver, sess
             "checkout.session.completed",
         ]
     )
-    completed = [r["body"] for r in receiver.received if b"checkout.session.completed" in r["body"]]
+    completed = [r.body for r in receiver.received if "checkout.session.completed" in r.body]
     assert completed[0] == completed[1]  # the same event (same id) twice
 
 
@@ -202,7 +202,7 @@ def test_webhook_reorder_and_delay(sandbox_factory, make_client, receiver, sessi
 def test_webhook_retries_follow_the_schedule_on_the_sandbox_clock(
     sandbox_factory, make_client, receiver, session_params
 ):
-    receiver.statuses = [500, 500, 500, 500]
+    receiver.replies = [500, 500, 500, 500]
     box = sandbox_factory(webhook_urls=[receiver.url], webhook_retry_delays=(600.0, 3600.0, 10800.0))
     client = make_client(box)
     assert box.http.get(f"{box.url}/_sandbox/settings").json()["webhook_retry_delays"] == [

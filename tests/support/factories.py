@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Merchant, Payment, PaymentEvent, Refund, new_id, utcnow
+from app.models import Merchant, Payment, Refund, TimelineEntry, new_id, utcnow
 
 
 def insert_merchant(name: str = "Acme Shop") -> str:
@@ -78,8 +78,8 @@ def timeline_types(payment_id: str) -> list[str]:
     """The types of the payment's timeline entries, oldest first."""
     return list(
         db.session.scalars(
-            sa.select(PaymentEvent.type)
-            .where(PaymentEvent.payment_id == payment_id)
-            .order_by(PaymentEvent.id)
+            sa.select(TimelineEntry.type)
+            .where(TimelineEntry.payment_id == payment_id)
+            .order_by(TimelineEntry.id)
         )
     )

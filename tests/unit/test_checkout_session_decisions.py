@@ -1,4 +1,5 @@
-"""apply_checkout_session, table-driven: every payment status × every Checkout Session state.
+"""apply_checkout_session, table-driven: a move, a duplicate and a stale report of every Checkout
+Session state, applied to the database (the decisions themselves: tests/unit/test_decisions.py).
 
 Hand-made Stripe objects on a SQLite in-memory app; no sandbox, no network. The expected moves are
 written out here from the state machine's picture (app/payments/states.py), not computed from it.
@@ -10,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, Payment
+from app.models import MerchantEvent, Payment
 from app.payments.fulfilment import apply_checkout_session
-from app.payments.states import PaymentStatus
 from tests.support.factories import insert_payment, timeline_types
 from tests.support.fake_stripe import checkout_session, payment_intent
 
-STATUSES = [status.value for status in PaymentStatus]
+#: Starting statuses that give every session state a move, a duplicate and a stale case; the full
+#: status × session table is decided without a database in test_decisions.py.
+STATUSES = ("pending", "processing", "succeeded", "expired")
 
 CARD_CHARGE = {
     "id": "ch_1",
@@ -79,7 +81,9 @@ SESSIONS = {
 
 
 def _merchant_events(payment_id: str) -> list[str]:
-    return list(db.session.scalars(sa.select(Event.type).where(Event.payment_id == payment_id)))
+    return list(
+        db.session.scalars(sa.select(MerchantEvent.type).where(MerchantEvent.payment_id == payment_id))
+    )
 
 
 @pytest.mark.parametrize("kind", SESSIONS)

@@ -106,3 +106,25 @@ def test_rate_limits_count_in_redis_in_production_and_in_memory_elsewhere(tmp_pa
     )
     assert custom["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/2"
     assert custom["RATELIMIT_SUCCESS_PAGE"] == "5 per minute"
+
+
+def test_production_has_no_test_mode_until_a_test_account_is_configured(tmp_path):
+    from app import build_gateways
+
+    base = {**PRODUCTION_SECRETS, "PUBLIC_BASE_URL": "https://pay.example"}
+    assert build_gateways(load_config(str(tmp_path), base)).test is None
+    with pytest.raises(ConfigError, match="STRIPE_TEST_SECRET_KEY must be a test-mode key"):
+        load_config(str(tmp_path), {**base, "STRIPE_TEST_SECRET_KEY": "sk_live_y"})
+    with pytest.raises(ConfigError, match="STRIPE_TEST_WEBHOOK_SECRET is required"):
+        load_config(str(tmp_path), {**base, "STRIPE_TEST_SECRET_KEY": "sk_test_y"})
+    configured = {**base, "STRIPE_TEST_SECRET_KEY": "sk_test_y", "STRIPE_TEST_WEBHOOK_SECRET": "whsec_t"}
+    gateways = build_gateways(load_config(str(tmp_path), configured))
+    assert gateways.test is not None and gateways.test.account == ("sk_test_y", STRIPE_DEFAULT_API_BASE)
+    assert [modes for modes, _ in gateways.accounts()] == [frozenset({True}), frozenset({False})]
+
+
+def test_development_runs_test_mode_on_the_live_accounts_sandbox(tmp_path):
+    from app import build_gateways
+
+    gateways = build_gateways(load_config(str(tmp_path), {"APP_ENV": "development"}))
+    assert [modes for modes, _ in gateways.accounts()] == [frozenset({True, False})]

@@ -14,7 +14,7 @@ from sqlalchemy.exc import OperationalError
 from app.db import TransactionOpen, assert_no_transaction, is_lock_conflict, retry_on_lock_conflict
 from app.extensions import db
 from app.models import Merchant
-from app.stripe_gateway import gateway
+from app.stripe_gateway import stripe_gateways
 
 
 def test_guard_raises_while_a_transaction_is_open_and_not_after_commit(app):
@@ -41,7 +41,7 @@ def test_the_gateway_refuses_to_call_stripe_inside_a_transaction(app, sandbox_ct
     with app.app_context():
         db.session.execute(sa.select(1))
         with pytest.raises(TransactionOpen):
-            gateway().retrieve_refund("re_anything")
+            stripe_gateways().live.retrieve_refund("re_anything")
         db.session.rollback()
 
 

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Payment, PaymentEvent
+from app.models import Payment
 from app.payments.states import PaymentStatus
 from app.payments.transitions import MoveOutcome, move
-from tests.support.factories import insert_merchant, insert_payment
+from tests.support.factories import insert_merchant, insert_payment, timeline_types
 
 FORWARD = {
     ("pending", "open"),
@@ -50,9 +50,7 @@ def test_move_reports_its_outcome_and_writes_a_timeline_entry_only_when_it_moved
         expected = MoveOutcome.WOULD_GO_BACKWARDS
     assert outcome is expected
     assert payment.status == (target.value if expected is MoveOutcome.MOVED else start)
-    entries = db.session.scalars(
-        sa.select(PaymentEvent.type).where(PaymentEvent.payment_id == payment_id)
-    ).all()
+    entries = timeline_types(payment_id)
     assert entries == ([f"payment.{target.value}"] if expected is MoveOutcome.MOVED else [])
 
 

@@ -6,26 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.api.pagination import parse_limit
 from app.errors import InvalidRequest
-from app.payments.schemas import (
-    EVENT_TYPES,
-    parse_limit,
-    parse_payment_create,
-    parse_refund_create,
-    parse_webhook_endpoint_create,
-)
+from app.merchant_events import EVENT_TYPES
+from app.notifications.endpoint_schemas import parse_webhook_endpoint_create
+from app.payments.schemas import parse_payment_create, parse_refund_create
+from tests.helpers import payment_body
 
 DOMAINS = ["shop.example"]
-VALID = {
-    "order_id": "A-1001",
-    "currency": "usd",
-    "line_items": [{"name": "T-shirt", "unit_amount": 1500, "quantity": 2}],
-    "customer_email": "ada@example.com",
-    "success_url": "https://shop.example/thanks",
-    "cancel_url": "https://shop.example/cart",
-    "metadata": {"cart": "c_77"},
-    "expires_in": 3600,
-}
+VALID = payment_body(expires_in=3600)
 
 
 def body(**changes):

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Event, Payment, Refund
+from app.models import MerchantEvent, Payment, Refund
 from app.payments.refund_settlement import apply_stripe_refund
 from tests.support.factories import insert_payment, insert_refund, timeline_types
 from tests.support.fake_stripe import stripe_refund
@@ -68,7 +68,9 @@ def test_a_refund_settles_along_its_state_machine_once(merchant_id, ours, theirs
     assert refund.status == after
     assert (payment.status, payment.amount_refunded) == (status_after, refunded_after)
     assert timeline_types(payment_id) == ([entry] if entry else [])
-    merchant_events = db.session.scalars(sa.select(Event.type).where(Event.payment_id == payment_id)).all()
+    merchant_events = db.session.scalars(
+        sa.select(MerchantEvent.type).where(MerchantEvent.payment_id == payment_id)
+    ).all()
     assert merchant_events == ([entry] if entry else [])
     if entry == "refund.failed":
         assert refund.failure_reason == "lost_or_stolen_card"

@@ -12,14 +12,23 @@ import pytest
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Payment, Refund, StripeEvent
-from app.payments.states import PaymentStatus
+from app.models import MerchantEvent, Payment, ProcessedStripeEvent, Refund
+from app.payments import stripe_events
 from app.payments.stripe_event_shape import EventMalformed
-from app.payments.stripe_events import HANDLED_TYPES, process_event
+from app.payments.stripe_events import HANDLED_TYPES
+from app.stripe_gateway import stripe_gateways
 from tests.support.factories import insert_payment, insert_refund, timeline_types
 from tests.support.fake_stripe import checkout_session, event, payment_intent, stripe_refund
 
-STATUSES = [status.value for status in PaymentStatus]
+
+def process_event(event, **options):
+    """A live-mode event (from the live account) through :func:`stripe_events.process_event`."""
+    return stripe_events.process_event(event, stripe_gateways(), livemodes=frozenset({True}), **options)
+
+
+#: Starting statuses with an unsettled, a paid and a final payment (each routing decision on its
+#: own, for every status: test_decisions.py).
+STATUSES = ("open", "processing", "succeeded", "expired")
 SESSION_EVENTS = (
     "checkout.session.completed",
     "checkout.session.expired",
@@ -39,7 +48,7 @@ def _payment(merchant_id: str, status: str = "open", **fields) -> str:
 
 
 def _claimed() -> list[str]:
-    return list(db.session.scalars(sa.select(StripeEvent.id)))
+    return list(db.session.scalars(sa.select(ProcessedStripeEvent.id)))
 
 
 @pytest.mark.parametrize("event_type", SESSION_EVENTS)
@@ -62,17 +71,39 @@ def test_a_session_event_applies_the_current_session_whatever_its_snapshot_says(
     assert domain.calls == ["checkout_session cs_1"]
 
 
-@pytest.mark.parametrize("event_type", HANDLED_TYPES)
-def test_a_redelivered_event_is_a_duplicate_and_changes_nothing(domain, merchant_id, event_type):
-    payment_id = _payment(merchant_id, "open")
-    domain.sessions["cs_1"] = checkout_session("cs_1", payment_id)
-    domain.refunds["re_1"] = stripe_refund("re_1", status="pending", amount=1000, intent_id="pi_1")
-    obj = {
+def _snapshot(event_type: str, payment_id: str) -> dict:
+    """The object an event of ``event_type`` about the payment carries (Stripe's current objects,
+    set by the test, are a paid session ``cs_1`` and a pending refund ``re_1``)."""
+    return {
         "checkout": checkout_session("cs_1", payment_id),
         "payment_intent": payment_intent("pi_1", payment_id, status="requires_payment_method"),
         "refund": stripe_refund("re_1", status="pending", amount=1000, intent_id="pi_1"),
         "charge": {"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "metadata": {}},
     }[event_type.split(".")[0]]
+
+
+def _state(payment_id: str) -> tuple:
+    """Everything an event may change about a payment: its row, its refunds, its timeline and
+    the merchant events it produced."""
+    payment = db.session.get_one(Payment, payment_id)
+    refunds = db.session.scalars(sa.select(Refund.status).where(Refund.payment_id == payment_id)).all()
+    told = db.session.scalars(sa.select(MerchantEvent.type).where(MerchantEvent.payment_id == payment_id))
+    return (
+        payment.status,
+        payment.amount_refunded,
+        payment.failure_code,
+        sorted(refunds),
+        timeline_types(payment_id),
+        sorted(told),
+    )
+
+
+@pytest.mark.parametrize("event_type", HANDLED_TYPES)
+def test_a_redelivered_event_is_a_duplicate_and_changes_nothing(domain, merchant_id, event_type):
+    payment_id = _payment(merchant_id, "open")
+    domain.sessions["cs_1"] = checkout_session("cs_1", payment_id)
+    domain.refunds["re_1"] = stripe_refund("re_1", status="pending", amount=1000, intent_id="pi_1")
+    obj = _snapshot(event_type, payment_id)
     first = process_event(event("evt_1", event_type, obj), source="webhook")
     timeline = timeline_types(payment_id)
 
@@ -80,6 +111,26 @@ def test_a_redelivered_event_is_a_duplicate_and_changes_nothing(domain, merchant
 
     assert (first.outcome, again.outcome) == ("processed", "duplicate")
     assert timeline_types(payment_id) == timeline
+    assert _claimed() == ["evt_1"]
+
+
+@pytest.mark.parametrize("event_type", HANDLED_TYPES)
+@pytest.mark.parametrize("start", STATUSES)
+def test_the_same_event_twice_is_applied_once_whatever_the_payments_status(
+    domain, merchant_id, start, event_type
+):
+    # Rule: each Stripe event is applied once (its id is claimed together with its effect).
+    payment_id = _payment(merchant_id, start)
+    domain.sessions["cs_1"] = checkout_session("cs_1", payment_id)
+    domain.refunds["re_1"] = stripe_refund("re_1", status="pending", amount=1000, intent_id="pi_1")
+    delivered = event("evt_1", event_type, _snapshot(event_type, payment_id))
+    process_event(delivered, source="webhook")
+    after_first = _state(payment_id)
+
+    again = process_event(delivered, source="reconcile")
+
+    assert again.outcome == "duplicate"
+    assert _state(payment_id) == after_first
     assert _claimed() == ["evt_1"]
 
 

@@ -11,9 +11,10 @@ import requests
 import sqlalchemy as sa
 
 from app.extensions import db
-from app.models import Payment, PaymentEvent, StripeEvent
+from app.models import Payment, ProcessedStripeEvent, TimelineEntry
 from tests.conftest import WEBHOOK_SECRET
 from tests.helpers import payment_body, stripe_signature, wait_for
+from tests.support.factories import timeline_types
 
 
 def stripe_events(sandbox_ctl, event_type):
@@ -56,10 +57,10 @@ def counts(app, payment_id, payload):
     with app.app_context():
         fulfilled = db.session.scalar(
             sa.select(sa.func.count())
-            .select_from(PaymentEvent)
-            .where(PaymentEvent.payment_id == payment_id, PaymentEvent.type == "payment.fulfilled")
+            .select_from(TimelineEntry)
+            .where(TimelineEntry.payment_id == payment_id, TimelineEntry.type == "payment.fulfilled")
         )
-        return fulfilled, db.session.get(StripeEvent, event_id) is not None
+        return fulfilled, db.session.get(ProcessedStripeEvent, event_id) is not None
 
 
 def status(client, merchant, payment_id):
@@ -113,7 +114,7 @@ def test_signed_event_fulfils_and_duplicate_delivery_has_one_effect(
 def test_rotated_secrets_are_all_accepted(app, client, merchant, paid_without_webhook):
     payment, payload = paid_without_webhook
     app.config["STRIPE_WEBHOOK_SECRETS"] = ["whsec_new", WEBHOOK_SECRET]
-    gateway = app.extensions["stripe_gateway"]
+    gateway = app.extensions["stripe_gateways"].live
     old = gateway._webhook_secrets
     gateway._webhook_secrets = ["whsec_new", WEBHOOK_SECRET]
     try:
@@ -166,9 +167,7 @@ def test_amount_mismatch_is_recorded_and_not_fulfilled(app, client, merchant, pa
     assert response.status_code == 200
     assert status(client, merchant, payment["id"]) == "open"
     with app.app_context():
-        types = db.session.scalars(
-            sa.select(PaymentEvent.type).where(PaymentEvent.payment_id == payment["id"])
-        ).all()
+        types = timeline_types(payment["id"])
     assert "payment.amount_mismatch" in types and "payment.fulfilled" not in types
 
 
