@@ -188,6 +188,21 @@ def begin_read_committed() -> None:
         db.session.connection(execution_options={"isolation_level": "READ COMMITTED"})
 
 
+def read_back(row: Any) -> None:
+    """Reload ``row`` (a mapped object) from the database as last committed, after a conditional
+    ``UPDATE`` (a compare-and-set) that may have changed nothing because another transaction got
+    there first.
+
+    A locking read (``FOR UPDATE``): a plain one would not do on MariaDB, where REPEATABLE READ
+    answers from the snapshot the transaction took at its first read, so the loser of a race
+    (the success page and the webhook applying the same paid session) would see the row as it
+    was before the winner committed, and show a paid payment as open. A locking read sees the
+    latest commit (MariaDB, "Locking Reads"); PostgreSQL at READ COMMITTED reads it either way,
+    and SQLite has one writer at a time. The ``UPDATE`` before it has already locked the row, so
+    this waits for nothing new."""
+    db.session.refresh(row, with_for_update=True)
+
+
 S = TypeVar("S", bound=Select[Any])
 
 

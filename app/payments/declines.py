@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..db import read_back
 from ..extensions import db
 from ..models import Payment, TimelineEntry, utcnow
 from .decisions import decide_failed_attempt
@@ -60,5 +61,5 @@ def record_failed_attempt(
             .values(**decision.failure, stripe_payment_intent_id=intent["id"], updated_at=utcnow())
             .execution_options(synchronize_session=False)
         )
-        db.session.refresh(payment)
+        read_back(payment)
     return payment

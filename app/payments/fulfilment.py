@@ -13,6 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from ..db import read_back
 from ..extensions import db
 from ..models import Payment, utcnow
 from .decisions import Outcome, decide_session, session_email
@@ -84,4 +85,4 @@ def _store_customer_email(payment: Payment, session: dict[str, Any]) -> None:
         .values(customer_email=session_email(session, None))
         .execution_options(synchronize_session=False)
     )
-    db.session.refresh(payment)
+    read_back(payment)

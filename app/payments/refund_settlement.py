@@ -18,7 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from ..db import retry_on_lock_conflict, unit_of_work
+from ..db import read_back, retry_on_lock_conflict, unit_of_work
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
 from .decisions import Outcome, decide_refund
@@ -102,7 +102,7 @@ def _set_refund_status(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    db.session.refresh(refund)
+    read_back(refund)
     return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
 
 

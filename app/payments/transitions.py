@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm.attributes import set_committed_value
 
+from ..db import read_back
 from ..extensions import db
 from ..merchant_events import EVENT_TYPES, emit
 from ..models import Payment, Refund, TimelineEntry, utcnow
@@ -187,7 +188,7 @@ def move_refunded(payment: Payment, amount_refunded: int, *, reversal: bool) -> 
     """
     decision = decide_refunded(payment.status, payment.amount_total, amount_refunded, reversal=reversal)
     if decision.target is None:
-        db.session.refresh(payment)
+        read_back(payment)
         return False
     changes = {"status": decision.target.value, "amount_refunded": amount_refunded, "updated_at": utcnow()}
     return _compare_and_set(payment, decision.allowed_from, changes)
@@ -197,7 +198,7 @@ def _compare_and_set(payment: Payment, allowed: frozenset[PaymentStatus], change
     """``UPDATE`` the payment's row with ``changes`` if its status is one of ``allowed``; True if
     the row changed. Afterwards the object shows the row: set from ``changes`` when it changed
     under this transaction's row lock (:func:`lock_payment`: nothing else can have changed it),
-    else read back (one ``SELECT``)."""
+    else read back (:func:`~app.db.read_back`)."""
     result = db.session.execute(
         sa.update(Payment)
         .where(Payment.id == payment.id, Payment.status.in_(allowed))
@@ -209,5 +210,5 @@ def _compare_and_set(payment: Payment, allowed: frozenset[PaymentStatus], change
         for key, value in changes.items():
             set_committed_value(payment, key, value)
     else:
-        db.session.refresh(payment)
+        read_back(payment)
     return changed
