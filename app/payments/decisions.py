@@ -362,13 +362,13 @@ def decide_refunded(
 # --- Stripe events -------------------------------------------------------------------------------
 
 
-def event_outcome(*, claimed: bool, handled: bool, ours: bool, known_to_stripe: bool) -> str:
-    """What :func:`~app.payments.stripe_events.process_event` does with an event: ``duplicate``
-    when its id is already ``claimed`` (each event is applied once), ``ignored`` when its type is
-    not ``handled``, its object is not ``ours`` (or of another mode), or Stripe no longer knows
-    the object (a 404 on the re-fetch: a snapshot alone never moves money), else ``processed``."""
-    if claimed:
-        return "duplicate"
+def event_outcome(*, handled: bool, ours: bool, known_to_stripe: bool) -> str:
+    """What :func:`~app.payments.stripe_events.process_event` does with an event it has claimed:
+    ``ignored`` when its type is not ``handled``, its object is not ``ours`` (or of another mode),
+    or Stripe no longer knows the object (a 404 on the re-fetch: a snapshot alone never moves
+    money), else ``processed``. A duplicate never gets here: each event is applied once because
+    its id is claimed in the same transaction as its effect (a unique key), which the database
+    settles."""
     if not (handled and ours and known_to_stripe):
         return "ignored"
     return "processed"

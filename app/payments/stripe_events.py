@@ -254,7 +254,6 @@ def process_event(
         with unit_of_work(read_committed=True, dry_run=dry_run):
             _claim_event(event, source)  # an id claimed already raises _AlreadyProcessed: rolled back
             outcome = event_outcome(
-                claimed=False,  # an id claimed already raised above
                 handled=handler is not None,
                 ours=snapshot is not None,
                 known_to_stripe=fresh is not None,
