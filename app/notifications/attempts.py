@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from ..db import assert_no_transaction, skip_locked, unit_of_work
 from ..extensions import db
-from ..models import Delivery, DeliveryAttempt, MerchantEvent, WebhookEndpoint, utcnow
+from ..models import Delivery, DeliveryAttempt, WebhookEndpoint, utcnow
 from .delivery import Message, Outcome, send
 from .endpoints import signing_secrets
 from .serializers import event_to_dict
@@ -131,7 +131,7 @@ def deliver(delivery_id: str, worker_name: str, settings: NotificationSettings) 
 
 
 def _plan(delivery: Delivery, endpoint: WebhookEndpoint, settings: NotificationSettings) -> _Planned:
-    event = db.session.get_one(MerchantEvent, delivery.event_id)
+    event = delivery.event
     message = Message(
         id=delivery.id,
         url=endpoint.url,
