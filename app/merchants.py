@@ -31,6 +31,9 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 #: The longest a rolled key may keep working (Stripe offers up to 7 days).
 MAX_ROLL_EXPIRY = timedelta(days=7)
 API_KEY_ID_PREFIX = "key_"
+#: How much of a key is kept to recognise it (``prefix``): ``mk_live_`` and 4 random characters,
+#: as many as Stripe shows of a secret key. The rest is only hashed.
+API_KEY_SHOWN_LENGTH = 12
 
 
 def hash_api_key(key: str) -> str:
@@ -43,7 +46,7 @@ def _new_key(merchant_id: str, livemode: bool) -> tuple[ApiKey, str]:
     row = ApiKey(
         merchant_id=merchant_id,
         key_hash=hash_api_key(key),
-        prefix=key[:10],
+        prefix=key[:API_KEY_SHOWN_LENGTH],
         created_at=utcnow(),
         livemode=livemode,
     )
@@ -79,7 +82,7 @@ def api_key_status(key: ApiKey, now: datetime | None = None) -> str:
 
 def api_key_to_dict(key: ApiKey, *, secret: str | None = None) -> dict[str, Any]:
     """The API key object: ``{"id": "key_…", "object": "api_key", "livemode", "prefix" (the
-    first 10 characters), "status", "created_at",
+    first 12 characters: :data:`API_KEY_SHOWN_LENGTH`), "status", "created_at",
     "last_used_at", "expires_at", "revoked_at"}`` (times RFC 3339 UTC); ``secret`` (the key) is
     included only when given, at creation and roll."""
     body: dict[str, Any] = {

@@ -30,7 +30,7 @@ def test_a_created_key_is_shown_once_and_stored_only_hashed(app, client, merchan
     assert response.status_code == 201
     created = response.get_json()
     assert created["object"] == "api_key" and created["id"].startswith("key_")
-    assert created["secret"].startswith("mk_") and created["prefix"] == created["secret"][:10]
+    assert created["secret"].startswith("mk_") and created["prefix"] == created["secret"][:12]
     assert created["status"] == "active" and works(client, created["secret"])
     shown = client.get(f"/api/v1/api_keys/{created['id']}", headers=merchant.headers).get_json()
     assert "secret" not in shown and shown["prefix"] == created["prefix"]
@@ -57,9 +57,9 @@ def test_the_list_shows_prefixes_and_last_use_newest_first(client, merchant):
     assert listed["url"] == "/api/v1/api_keys" and len(listed["data"]) == 2
     assert listed["data"][0]["id"] == new["id"] and listed["data"][0]["last_used_at"] is not None
     assert all("secret" not in key for key in listed["data"])
-    assert listed["data"][1]["prefix"] == merchant.api_key[:10]
+    assert listed["data"][1]["prefix"] == merchant.api_key[:12]
     older = client.get(f"/api/v1/api_keys?starting_after={new['id']}", headers=merchant.headers).get_json()
-    assert [k["prefix"] for k in older["data"]] == [merchant.api_key[:10]]
+    assert [k["prefix"] for k in older["data"]] == [merchant.api_key[:12]]
 
 
 def test_a_revoked_key_is_a_401_at_once(client, merchant):

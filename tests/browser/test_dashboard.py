@@ -151,7 +151,7 @@ def test_create_and_revoke_an_api_key(page, client, merchant, make_user, live_se
     key = page.get_by_label("New API key").input_value()
     headers = {"Authorization": f"Bearer {key}"}
     assert client.get("/api/v1/payments", headers=headers).status_code == 200
-    page.get_by_role("button", name=f"Revoke {key[:10]}…").click()
+    page.get_by_role("button", name=f"Revoke {key[:12]}…").click()
     expect(page.get_by_text("API key revoked.")).to_be_visible()
     assert client.get("/api/v1/payments", headers=headers).status_code == 401
 

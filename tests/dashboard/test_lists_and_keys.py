@@ -137,7 +137,7 @@ def test_api_key_created_once_used_and_revoked(app, client, admin, merchant):
     headers = {"Authorization": f"Bearer {key}"}
     assert client.get("/api/v1/payments", headers=headers).status_code == 200
     with app.app_context():
-        row = db.session.scalars(sa.select(ApiKey).where(ApiKey.prefix == key[:10])).one()
+        row = db.session.scalars(sa.select(ApiKey).where(ApiKey.prefix == key[:12])).one()
         assert row.last_used_at is not None
         first_use, key_id = row.last_used_at, row.id
     assert client.get("/api/v1/payments", headers=headers).status_code == 200

@@ -39,7 +39,7 @@ def test_keys_made_while_viewing_test_data_are_test_keys(dashboard, merchant, ma
     admin = dashboard(make_user(merchant.id))
     admin.post("/dashboard/mode", {"livemode": "0"})
     page = admin.post("/dashboard/developers/api-keys").get_data(as_text=True)
-    assert "mk_test_" in page and merchant.api_key[:10] not in page  # the live key is not listed
+    assert "mk_test_" in page and merchant.api_key[:12] not in page  # the live key is not listed
 
 
 def test_without_a_test_account_there_is_no_switch(app, viewer, merchant, make_payment):

@@ -139,7 +139,7 @@ def test_keys_list_only_their_own_mode_and_a_test_key_cannot_make_a_live_key(cli
 def test_an_old_plain_mk_key_still_works_as_a_live_key(app, client, merchant):
     old_key = "mk_" + secrets.token_urlsafe(32)
     with app.app_context():
-        db.session.add(ApiKey(merchant_id=merchant.id, key_hash=hash_api_key(old_key), prefix=old_key[:10]))
+        db.session.add(ApiKey(merchant_id=merchant.id, key_hash=hash_api_key(old_key), prefix=old_key[:12]))
         db.session.commit()
     headers = {"Authorization": f"Bearer {old_key}"}
 
