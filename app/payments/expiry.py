@@ -3,6 +3,7 @@ worker's sweep of open payments whose session should have expired (:mod:`app.sch
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +16,8 @@ from ..models import Payment, utcnow
 from ..stripe_gateway import GatewayDown, GatewayRejected, StripeGateway, StripeGateways
 from .states import PaymentStatus, Source
 from .sync import sync_checkout_session
+
+log = logging.getLogger(__name__)
 
 
 def expire_payment(payment: Payment, gateway: StripeGateway, *, source: str = Source.API) -> Payment:
@@ -58,15 +61,29 @@ def _not_expirable(payment: Payment) -> Conflict:
 
 def sweep_expired_payments(gateways: StripeGateways) -> str:
     """Bring open payments whose Checkout Session should have expired in line with Stripe
-    (the session's state is applied: expired, or paid after all), 100 at a time, each through
-    the account of its mode (``gateways.for_mode``)."""
+    (the session's state is applied: expired, or paid after all), 100 at a time, longest overdue
+    first, each through the account of its mode (``gateways.for_mode``).
+
+    A session Stripe refuses to show (``GatewayRejected``: a 404 after test data was deleted on
+    Stripe's side, a key of another account) is logged, counted as an error and skipped; the
+    payment is left as it is, since a refusal says nothing about what the shopper did. Raises
+    :class:`~app.stripe_gateway.GatewayDown` when Stripe cannot be reached (the run stops; the
+    scheduler retries it). Returns a one-line summary for ``worker status``."""
     with unit_of_work():  # a short read, ended before Stripe is called
         overdue = db.session.execute(
-            sa.select(Payment.stripe_checkout_session_id, Payment.livemode)
+            sa.select(Payment.id, Payment.stripe_checkout_session_id, Payment.livemode)
             .where(Payment.status == PaymentStatus.OPEN, Payment.expires_at < utcnow())
+            .order_by(Payment.expires_at, Payment.id)
             .limit(100)
         ).all()
-    for session_id, livemode in overdue:
-        if session_id is not None:
+    errors = 0
+    for payment_id, session_id, livemode in overdue:
+        if session_id is None:
+            continue
+        try:
             sync_checkout_session(session_id, gateways.for_mode(livemode), source=Source.WORKER)
-    return f"expiry sweep: {len(overdue)} overdue payments checked"
+        except GatewayRejected as exc:  # one payment must not stop the sweep
+            errors += 1
+            log.warning("expiry sweep: %s: Stripe refused its Checkout Session: %s", payment_id, exc.code)
+    errors_text = "1 error" if errors == 1 else f"{errors} errors"
+    return f"expiry sweep: {len(overdue)} overdue payments checked, {errors_text}"
