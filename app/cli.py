@@ -19,6 +19,7 @@ from .merchants import (
     api_key_to_dict,
     create_api_key,
     create_merchant,
+    issue_api_key,
     list_api_keys,
     revoke_api_key,
     roll_api_key,
@@ -60,7 +61,7 @@ def create_merchant_command(
         with unit_of_work():
             merchant, shown["api_key"] = create_merchant(name, list(allowed_domains), support_email)
             if with_test_key:
-                shown["test_api_key"] = create_api_key(merchant.id, livemode=False)[1]
+                shown["test_api_key"] = issue_api_key(merchant, livemode=False)
     except InvalidRequest as exc:
         raise click.UsageError(exc.message) from exc
     click.echo(json.dumps({"merchant_id": merchant.id, **shown}))

@@ -68,7 +68,8 @@ class AuthenticationFailed(ServiceError):
 
 class TestModeUnavailable(ServiceError):
     """403: a test-mode key or object was used, but no test Stripe account is configured
-    (``STRIPE_TEST_SECRET_KEY``), or a test key asked for a live-mode key."""
+    (``STRIPE_TEST_SECRET_KEY``). (A test key asking for a live-mode key is a 400
+    ``parameter_invalid`` on ``livemode``.)"""
 
     status = 403
     type = "invalid_request_error"

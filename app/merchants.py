@@ -23,7 +23,6 @@ from .models import ApiKey, Merchant, id_number, utcnow
 from .payments.serializers import rfc3339
 
 #: A key is ``mk_live_…`` or ``mk_test_…``; keys from before test mode are ``mk_…`` and live.
-API_KEY_PREFIX = "mk_"
 API_KEY_MODE_PREFIXES = {True: "mk_live_", False: "mk_test_"}
 
 #: ``last_used_at`` is written at most this often per key, so busy keys cost no write per request.
@@ -41,7 +40,9 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
-def _new_key(merchant_id: str, livemode: bool) -> tuple[ApiKey, str]:
+def create_api_key(merchant_id: str, *, livemode: bool = True) -> tuple[ApiKey, str]:
+    """Add a new API key for the merchant (live, or test with ``livemode`` false) to the unit of
+    work; returns ``(key object, key)`` (the key is shown once, after the commit)."""
     key = API_KEY_MODE_PREFIXES[livemode] + secrets.token_urlsafe(32)
     row = ApiKey(
         merchant_id=merchant_id,
@@ -57,13 +58,7 @@ def _new_key(merchant_id: str, livemode: bool) -> tuple[ApiKey, str]:
 def issue_api_key(merchant: Merchant, *, livemode: bool = True) -> str:
     """Add a new API key for ``merchant`` to the unit of work and return it (``mk_live_…`` or,
     with ``livemode`` false, ``mk_test_…``; shown once)."""
-    return _new_key(merchant.id, livemode)[1]
-
-
-def create_api_key(merchant_id: str, *, livemode: bool = True) -> tuple[ApiKey, str]:
-    """Add a new API key for the merchant (live, or test with ``livemode`` false) to the unit of
-    work; returns ``(key object, key)`` (the key is shown once, after the commit)."""
-    return _new_key(merchant_id, livemode)
+    return create_api_key(merchant.id, livemode=livemode)[1]
 
 
 def api_key_id(key: ApiKey) -> str:
@@ -246,7 +241,7 @@ def roll_api_key(
         raise Conflict(f"The API key {api_key_id(key)} is no longer active.", code="api_key_inactive")
     expires_at = now + timedelta(seconds=expires_in)
     key.expires_at = expires_at if key.expires_at is None else min(key.expires_at, expires_at)
-    return _new_key(merchant_id, key.livemode)
+    return create_api_key(merchant_id, livemode=key.livemode)
 
 
 def revoke_api_keys(merchant: Merchant) -> int:

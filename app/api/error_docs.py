@@ -37,8 +37,7 @@ ERROR_CODES: dict[str, tuple[int, str, str]] = {
     "test_mode_unavailable": (
         403,
         "invalid_request_error",
-        "Test mode is not configured on this service (an `mk_test_…` key, or `livemode: false`), "
-        "or a test key asked for a live key.",
+        "Test mode is not configured on this service (an `mk_test_…` key, or `livemode: false`).",
     ),
     "resource_missing": (
         404,

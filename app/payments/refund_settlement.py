@@ -17,8 +17,9 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.orm.attributes import set_committed_value
 
-from ..db import read_back, retry_on_lock_conflict, unit_of_work
+from ..db import retry_on_lock_conflict, unit_of_work
 from ..extensions import db
 from ..models import Payment, Refund, new_id, utcnow
 from .decisions import Outcome, decide_refund
@@ -90,7 +91,10 @@ def _set_refund_status(
     failure_reason: str | None = None,
     stripe_refund_id: str | None = None,
 ) -> bool:
-    """Compare-and-set the refund's status along ``REFUND_ALLOWED_FROM``; True if it moved."""
+    """Compare-and-set the refund's status along ``REFUND_ALLOWED_FROM``; True if it moved.
+
+    ``refund`` was loaded with its row locked (:func:`_locked_refund`), so it is current: it is
+    set from the written values when the row changed, and left as it is when it did not."""
     values: dict[str, Any] = {"status": target.value, "updated_at": utcnow()}
     if failure_reason is not None:
         values["failure_reason"] = failure_reason
@@ -102,8 +106,11 @@ def _set_refund_status(
         .values(**values)
         .execution_options(synchronize_session=False)
     )
-    read_back(refund)
-    return result.rowcount == 1  # type: ignore[attr-defined,no-any-return]
+    changed: bool = result.rowcount == 1  # type: ignore[attr-defined]
+    if changed:
+        for key, value in values.items():
+            set_committed_value(refund, key, value)
+    return changed
 
 
 def _refund_data(refund: Refund, payment: Payment) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from ..extensions import db
 from ..models import Payment, Refund
 from ..stripe_gateway import GatewayDown, GatewayRejected, StripeGateway
 from .currencies import amount_step, format_amount
+from .decisions import session_intent_id
 from .refund_settlement import (
     add_pending_refund,
     apply_stripe_refund,
@@ -173,5 +174,4 @@ def _payment_intent_of(payment: Payment, gateway: StripeGateway) -> str | None:
         session = gateway.retrieve_checkout_session(session_id)
     except (GatewayDown, GatewayRejected):
         return None
-    intent = session.get("payment_intent")
-    return intent.get("id") if isinstance(intent, dict) else intent
+    return session_intent_id(session)

@@ -102,15 +102,15 @@ def test_a_roll_that_fails_midway_changes_nothing_and_its_retry_rolls_once(clien
     # The roll marks the old key expiring, then adds the new one; adding fails once here.
     from app import merchants
 
-    real_new_key, calls = merchants._new_key, []
+    real_create, calls = merchants.create_api_key, []
 
-    def new_key_failing_once(merchant_id: str, *mode):
+    def create_failing_once(merchant_id: str, **mode):
         calls.append(merchant_id)
         if len(calls) == 1:
             raise RuntimeError("the database went away")
-        return real_new_key(merchant_id, *mode)
+        return real_create(merchant_id, **mode)
 
-    monkeypatch.setattr(merchants, "_new_key", new_key_failing_once)
+    monkeypatch.setattr(merchants, "create_api_key", create_failing_once)
     old_id = client.get("/api/v1/api_keys", headers=merchant.headers).get_json()["data"][0]["id"]
     headers = {**merchant.headers, "Idempotency-Key": "roll-1"}
     failed = client.post(f"/api/v1/api_keys/{old_id}/roll", json={"expires_in": 600}, headers=headers)
